@@ -1,0 +1,83 @@
+// Configuration: parsed once from the environment, all problems reported together, then frozen.
+import { z } from 'zod';
+import { RapflowError } from '../errors.js';
+
+const csv = z
+  .string()
+  .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
+  .pipe(z.array(z.string().min(1)).min(1));
+
+const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port');
+
+/** Environment variables rapflow reads, with the local stack's values as defaults. */
+export const EnvSchema = z
+  .object({
+    RAPFLOW_HOME: z.string().min(1).optional(),
+    RAPFLOW_STATE: z.string().min(1).optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    KAFKA_BROKERS: csv.default(['127.0.0.1:9092']),
+    REGISTRY_URL: z.url().default('http://127.0.0.1:8085/apis/ccompat/v7'),
+    S3_ENDPOINT: z.url().default('http://127.0.0.1:9000'),
+    S3_ACCESS_KEY: z.string().min(3).default('rapflow'),
+    S3_SECRET_KEY: z.string().min(8).default('rapflow-dev-secret'),
+    S3_INBOX_BUCKET: z.string().min(3).default('rap-inbox'),
+    S3_ARTIFACTS_BUCKET: z.string().min(3).default('rap-artifacts'),
+    CASSANDRA_CONTACT_POINT: hostPort.default('127.0.0.1:9042'),
+    CASSANDRA_DATACENTER: z.string().min(1).default('datacenter1'),
+    CASSANDRA_USERNAME: z.string().min(1).default('cassandra'),
+    CASSANDRA_PASSWORD: z.string().min(1).default('cassandra'),
+  })
+  // Unknown RAPFLOW_/KAFKA_/S3_... names are not rejected: the environment holds far more than ours.
+  .loose();
+
+export interface Config {
+  log: { level: string };
+  stack: { home: string | undefined; state: string | undefined };
+  kafka: { brokers: string[] };
+  registry: { url: string };
+  s3: { endpoint: string; accessKey: string; secretKey: string; inboxBucket: string; artifactsBucket: string };
+  cassandra: { contactPoint: string; datacenter: string; username: string; password: string };
+}
+
+/** Parses the environment; throws one CONFIG_INVALID naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined>): Readonly<Config> {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
+    throw new RapflowError('CONFIG_INVALID', `invalid configuration:\n${problems}`);
+  }
+  const e = parsed.data;
+  return deepFreeze({
+    log: { level: e.LOG_LEVEL },
+    stack: { home: e.RAPFLOW_HOME, state: e.RAPFLOW_STATE },
+    kafka: { brokers: e.KAFKA_BROKERS },
+    registry: { url: e.REGISTRY_URL },
+    s3: {
+      endpoint: e.S3_ENDPOINT,
+      accessKey: e.S3_ACCESS_KEY,
+      secretKey: e.S3_SECRET_KEY,
+      inboxBucket: e.S3_INBOX_BUCKET,
+      artifactsBucket: e.S3_ARTIFACTS_BUCKET,
+    },
+    cassandra: {
+      contactPoint: e.CASSANDRA_CONTACT_POINT,
+      datacenter: e.CASSANDRA_DATACENTER,
+      username: e.CASSANDRA_USERNAME,
+      password: e.CASSANDRA_PASSWORD,
+    },
+  });
+}
+
+/** The config as it may be logged or printed: secrets replaced. */
+export function redactedConfig(config: Config): Config {
+  return {
+    ...config,
+    s3: { ...config.s3, secretKey: '[redacted]' },
+    cassandra: { ...config.cassandra, password: '[redacted]' },
+  };
+}
+
+function deepFreeze<T extends object>(o: T): Readonly<T> {
+  for (const v of Object.values(o)) if (v && typeof v === 'object') deepFreeze(v as object);
+  return Object.freeze(o);
+}

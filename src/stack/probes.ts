@@ -1,0 +1,133 @@
+// Real requests that prove each local service works, through the same clients rapflow uses.
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import * as Minio from 'minio';
+import cassandra from 'cassandra-driver';
+import type { StackEndpoints } from './services.js';
+
+const PROBE_TOPIC = 'rapflow.stack-probe';
+
+/** Produces one record with acks=all and reads it back by offset. */
+export async function probeKafka(ep: StackEndpoints): Promise<string> {
+  const kafka = new Kafka({
+    clientId: 'rapflow-stack-probe',
+    brokers: [ep.kafkaBroker],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 2_000,
+    retry: { retries: 0 },
+  });
+  const admin = kafka.admin();
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+  const consumer = kafka.consumer({ groupId: `rapflow-stack-probe-${randomUUID()}` });
+  try {
+    await admin.connect();
+    const topics = await admin.listTopics();
+    if (!topics.includes(PROBE_TOPIC)) {
+      await admin.createTopics({ topics: [{ topic: PROBE_TOPIC, numPartitions: 1 }], waitForLeaders: true });
+    }
+    await producer.connect();
+    const value = randomUUID();
+    const [sent] = await producer.send({ topic: PROBE_TOPIC, acks: -1, messages: [{ key: 'probe', value }] });
+    if (!sent || sent.baseOffset === undefined) throw new Error('produce returned no offset');
+    await consumer.connect();
+    await consumer.subscribe({ topic: PROBE_TOPIC, fromBeginning: false });
+    const received = new Promise<string>((resolve) => {
+      void consumer.run({
+        eachMessage: async ({ message }) => {
+          if (message.offset === sent.baseOffset) resolve(message.value?.toString() ?? '');
+          return Promise.resolve();
+        },
+      });
+    });
+    consumer.seek({ topic: PROBE_TOPIC, partition: sent.partition, offset: sent.baseOffset });
+    const got = await withTimeout(received, 20_000, 'consuming the probe record');
+    if (got !== value) throw new Error(`read back ${got}, expected ${value}`);
+    return `produced and consumed offset ${sent.baseOffset}`;
+  } finally {
+    await Promise.allSettled([consumer.disconnect(), producer.disconnect(), admin.disconnect()]);
+  }
+}
+
+/** Registers a small Avro schema and reads it back by id. */
+export async function probeRegistry(ep: StackEndpoints): Promise<string> {
+  const registry = new SchemaRegistry({ host: ep.registryUrl });
+  const schema = JSON.stringify({
+    type: 'record',
+    name: 'StackProbe',
+    namespace: 'io.dok.rap.probe',
+    fields: [{ name: 'at', type: 'string' }],
+  });
+  const { id } = await registry.register({ type: SchemaType.AVRO, schema }, { subject: 'rapflow.stack-probe-value' });
+  const encoded = await registry.encode(id, { at: new Date().toISOString() });
+  const decoded = (await registry.decode(encoded)) as { at?: unknown };
+  if (typeof decoded.at !== 'string') throw new Error('decoded probe has no "at" field');
+  return `schema id ${id}, encode/decode ok`;
+}
+
+/** Puts and gets an object, creating the buckets rapflow needs first. */
+export async function probeMinio(ep: StackEndpoints): Promise<string> {
+  const client = minioClient(ep);
+  for (const bucket of ep.buckets) {
+    if (!(await client.bucketExists(bucket))) await client.makeBucket(bucket);
+  }
+  const bucket = ep.buckets[0]!;
+  const body = randomUUID();
+  await client.putObject(bucket, '.rapflow/stack-probe', body, body.length, { 'Content-Type': 'text/plain' });
+  const stream = await client.getObject(bucket, '.rapflow/stack-probe');
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  if (Buffer.concat(chunks).toString() !== body) throw new Error('object read back differs');
+  return `buckets ${ep.buckets.join(', ')}; put/get ok`;
+}
+
+export function minioClient(ep: StackEndpoints): Minio.Client {
+  const url = new URL(ep.s3Endpoint);
+  return new Minio.Client({
+    endPoint: url.hostname,
+    port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+    useSSL: url.protocol === 'https:',
+    accessKey: ep.s3AccessKey,
+    secretKey: ep.s3SecretKey,
+    pathStyle: true,
+  });
+}
+
+/** Writes and reads a row over CQL. */
+export async function probeCassandra(ep: StackEndpoints): Promise<string> {
+  const [host, port] = ep.cqlContactPoint.split(':');
+  const client = new cassandra.Client({
+    contactPoints: [host!],
+    protocolOptions: { port: Number(port ?? 9042) },
+    localDataCenter: ep.cassandraDatacenter,
+    authProvider: new cassandra.auth.PlainTextAuthProvider(ep.cassandraUser, ep.cassandraPassword),
+    socketOptions: { connectTimeout: 3_000, readTimeout: 20_000 },
+  });
+  try {
+    await client.connect();
+    await client.execute(
+      "CREATE KEYSPACE IF NOT EXISTS rapflow_stack_probe WITH replication = {'class':'SimpleStrategy','replication_factor':1}",
+    );
+    await client.execute('CREATE TABLE IF NOT EXISTS rapflow_stack_probe.probe (id text PRIMARY KEY, at timestamp)');
+    const id = randomUUID();
+    await client.execute('INSERT INTO rapflow_stack_probe.probe (id, at) VALUES (?, ?)', [id, new Date()], { prepare: true });
+    const rs = await client.execute('SELECT id FROM rapflow_stack_probe.probe WHERE id = ?', [id], { prepare: true });
+    if (rs.rowLength !== 1) throw new Error('row written over CQL was not read back');
+    const version = await client.execute('SELECT release_version FROM system.local');
+    return `Cassandra ${String(version.first()?.get('release_version'))}; CQL write/read ok`;
+  } finally {
+    await client.shutdown();
+  }
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,84 @@
+// The services of the local stack: what each listens on and how we prove it answers.
+import { probeCassandra, probeKafka, probeMinio, probeRegistry } from './probes.js';
+
+/** Addresses and dev credentials of the local stack; the CLI builds this from the environment. */
+export interface StackEndpoints {
+  kafkaBroker: string;
+  registryUrl: string;
+  s3Endpoint: string;
+  s3AccessKey: string;
+  s3SecretKey: string;
+  buckets: string[];
+  cqlContactPoint: string;
+  cassandraDatacenter: string;
+  cassandraUser: string;
+  cassandraPassword: string;
+}
+
+export interface ServiceDef {
+  name: string;
+  /** Script in scripts/stack/ with `install`, `run` and `version` subcommands. */
+  script: string;
+  /** TCP ports on 127.0.0.1 the service owns (checked free before start). */
+  ports: (ep: StackEndpoints) => number[];
+  url: (ep: StackEndpoints) => string;
+  /** A real request through rapflow's own client library; resolves with a short detail. */
+  probe: (ep: StackEndpoints) => Promise<string>;
+  /** How long a start may take before we give up (2 cores, cold JVM). */
+  startTimeoutMs: number;
+  /** Environment the run script needs beyond the paths. */
+  env: (ep: StackEndpoints) => Record<string, string>;
+  /** Services that must answer before this one starts. */
+  after?: string[];
+}
+
+const portOf = (hostPort: string, fallback: number) => Number(hostPort.split(':').pop() ?? fallback) || fallback;
+const urlPort = (url: string, fallback: number) => Number(new URL(url).port) || fallback;
+
+export const SERVICES: ServiceDef[] = [
+  {
+    name: 'kafka',
+    script: 'kafka.sh',
+    ports: (ep) => [portOf(ep.kafkaBroker, 9092), portOf(ep.kafkaBroker, 9092) + 1],
+    url: (ep) => `kafka://${ep.kafkaBroker}`,
+    probe: probeKafka,
+    startTimeoutMs: 120_000,
+    env: (ep) => ({ KAFKA_PORT: String(portOf(ep.kafkaBroker, 9092)), KAFKA_CONTROLLER_PORT: String(portOf(ep.kafkaBroker, 9092) + 1) }),
+  },
+  {
+    name: 'registry',
+    script: 'registry.sh',
+    ports: (ep) => [urlPort(ep.registryUrl, 8085)],
+    url: (ep) => ep.registryUrl,
+    probe: probeRegistry,
+    startTimeoutMs: 120_000,
+    env: (ep) => ({ REGISTRY_PORT: String(urlPort(ep.registryUrl, 8085)) }),
+  },
+  {
+    name: 'minio',
+    script: 'minio.sh',
+    ports: (ep) => [urlPort(ep.s3Endpoint, 9000)],
+    url: (ep) => ep.s3Endpoint,
+    probe: probeMinio,
+    startTimeoutMs: 60_000,
+    env: (ep) => ({
+      MINIO_PORT: String(urlPort(ep.s3Endpoint, 9000)),
+      MINIO_ROOT_USER: ep.s3AccessKey,
+      MINIO_ROOT_PASSWORD: ep.s3SecretKey,
+      KAFKA_PORT: String(portOf(ep.kafkaBroker, 9092)),
+    }),
+  },
+  {
+    name: 'cassandra',
+    script: 'cassandra.sh',
+    ports: (ep) => [portOf(ep.cqlContactPoint, 9042)],
+    url: (ep) => `cql://${ep.cqlContactPoint}`,
+    probe: probeCassandra,
+    startTimeoutMs: 240_000,
+    env: (ep) => ({ CASSANDRA_CQL_PORT: String(portOf(ep.cqlContactPoint, 9042)) }),
+  },
+];
+
+export function serviceByName(name: string): ServiceDef | undefined {
+  return SERVICES.find((s) => s.name === name);
+}
