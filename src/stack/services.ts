@@ -32,6 +32,9 @@ export interface ServiceDef {
   after?: string[];
 }
 
+/** Apicurio's Quarkus management port (health), moved off 9000 where MinIO listens. */
+const REGISTRY_MANAGEMENT_PORT = 9095;
+
 const portOf = (hostPort: string, fallback: number) => Number(hostPort.split(':').pop() ?? fallback) || fallback;
 const urlPort = (url: string, fallback: number) => Number(new URL(url).port) || fallback;
 
@@ -48,11 +51,11 @@ export const SERVICES: ServiceDef[] = [
   {
     name: 'registry',
     script: 'registry.sh',
-    ports: (ep) => [urlPort(ep.registryUrl, 8085)],
+    ports: (ep) => [urlPort(ep.registryUrl, 8085), REGISTRY_MANAGEMENT_PORT],
     url: (ep) => ep.registryUrl,
     probe: probeRegistry,
     startTimeoutMs: 120_000,
-    env: (ep) => ({ REGISTRY_PORT: String(urlPort(ep.registryUrl, 8085)) }),
+    env: (ep) => ({ REGISTRY_PORT: String(urlPort(ep.registryUrl, 8085)), REGISTRY_MANAGEMENT_PORT: String(REGISTRY_MANAGEMENT_PORT) }),
   },
   {
     name: 'minio',

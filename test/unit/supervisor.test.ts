@@ -1,0 +1,43 @@
+import { createServer } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { formatReports } from '../../src/cli/format.js';
+import { likelyCause, portAnswers } from '../../src/stack/supervisor.js';
+
+describe('likelyCause', () => {
+  it.each([
+    ['java.net.BindException: Address already in use', 'port'],
+    ['java.lang.UnsupportedClassVersionError: io/apicurio/X has been compiled by a more recent version', 'Java runtime'],
+    ['java.lang.OutOfMemoryError: Java heap space', 'memory'],
+    ['Error: Could not find or load main class kafka.Kafka\nCaused by: java.lang.ClassNotFoundException: kafka.Kafka', 'incomplete install'],
+  ])('recognises %s', (log, expected) => {
+    expect(likelyCause(log)).toContain(expected);
+  });
+
+  it('says nothing when it does not know', () => {
+    expect(likelyCause('INFO started')).toBeUndefined();
+  });
+});
+
+describe('portAnswers', () => {
+  it('tells a listening port from a closed one', async () => {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    expect(await portAnswers(port)).toBe(true);
+    await new Promise<void>((r) => server.close(() => r()));
+    expect(await portAnswers(port)).toBe(false);
+  });
+});
+
+describe('formatReports', () => {
+  it('aligns columns and shows start time and pid', () => {
+    const out = formatReports([
+      { name: 'kafka', state: 'up', url: 'kafka://127.0.0.1:9092', startSeconds: 7.25, pid: 42, detail: 'ok' },
+      { name: 'minio', state: 'down', url: 'http://127.0.0.1:9000', detail: 'not started by rapflow' },
+    ]);
+    const lines = out.split('\n');
+    expect(lines[0]).toMatch(/^SERVICE\s+STATE\s+URL\s+START\s+PID\s+DETAIL$/);
+    expect(lines[1]).toContain('7.3 s');
+    expect(lines[1]!.indexOf('kafka://')).toBe(lines[2]!.indexOf('http://'));
+  });
+});
