@@ -18,7 +18,9 @@ export const TOPIC_OF = {
 export type RecordName = keyof typeof TOPIC_OF;
 export const RECORD_NAMES = Object.keys(TOPIC_OF) as RecordName[];
 
-export const subjectOf = (name: RecordName) => `${TOPIC_OF[name]}-value`;
+/** Topic of a record; a prefix lets tests and tenants share one cluster. */
+export const topicOf = (name: RecordName, prefix = '') => `${prefix}${TOPIC_OF[name]}`;
+export const subjectOf = (name: RecordName, prefix = '') => `${topicOf(name, prefix)}-value`;
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -81,7 +83,10 @@ export function parseType(schema: Record<string, Json>): avro.Type {
 }
 
 export function loadSchemaSet(dir: string, suffix = '.avsc'): SchemaSet {
-  const defs = loadSchemaDir(dir, suffix);
+  return schemaSetOf(loadSchemaDir(dir, suffix));
+}
+
+function schemaSetOf(defs: Map<string, Record<string, Json>>): SchemaSet {
   const bundled = new Map<RecordName, Record<string, Json>>();
   const types = new Map<RecordName, avro.Type>();
   for (const name of RECORD_NAMES) {
@@ -135,4 +140,20 @@ function describeType(t: avro.Type): string {
   if (name === 'record') return `a ${t.name ?? 'record'}`;
   if (name === 'array') return 'a list';
   return `${/^[aeiou]/.test(name) ? 'an' : 'a'} ${name}`;
+}
+
+/**
+ * The released versions kept in avro/history/ as `<Name>.v<N>.avsc`: one SchemaSet per release
+ * N, each record at its newest version not after N (a release only adds files for what changed).
+ */
+export function loadReleases(historyDir: string): { version: number; set: SchemaSet }[] {
+  const files = readdirSync(historyDir).filter((f) => /\.v\d+\.avsc$/.test(f));
+  const versions = [...new Set(files.map((f) => Number(/\.v(\d+)\.avsc$/.exec(f)![1])))].sort((a, b) => a - b);
+  return versions.map((version) => {
+    const defs = new Map<string, Record<string, Json>>();
+    for (const v of versions.filter((x) => x <= version)) {
+      for (const [name, def] of loadSchemaDir(historyDir, `.v${v}.avsc`)) defs.set(name, def);
+    }
+    return { version, set: schemaSetOf(defs) };
+  });
 }

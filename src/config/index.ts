@@ -16,6 +16,7 @@ export const EnvSchema = z
     RAPFLOW_STATE: z.string().min(1).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     KAFKA_BROKERS: csv.default(['127.0.0.1:9092']),
+    KAFKA_TOPIC_PREFIX: z.string().regex(/^[a-zA-Z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only').default(''),
     REGISTRY_URL: z.url().default('http://127.0.0.1:8085/apis/ccompat/v7'),
     S3_ENDPOINT: z.url().default('http://127.0.0.1:9000'),
     S3_ACCESS_KEY: z.string().min(3).default('rapflow'),
@@ -33,7 +34,7 @@ export const EnvSchema = z
 export interface Config {
   log: { level: string };
   stack: { home: string | undefined; state: string | undefined };
-  kafka: { brokers: string[] };
+  kafka: { brokers: string[]; topicPrefix: string };
   registry: { url: string };
   s3: { endpoint: string; accessKey: string; secretKey: string; inboxBucket: string; artifactsBucket: string };
   cassandra: { contactPoint: string; datacenter: string; username: string; password: string };
@@ -50,7 +51,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
   return deepFreeze({
     log: { level: e.LOG_LEVEL },
     stack: { home: e.RAPFLOW_HOME, state: e.RAPFLOW_STATE },
-    kafka: { brokers: e.KAFKA_BROKERS },
+    kafka: { brokers: e.KAFKA_BROKERS, topicPrefix: e.KAFKA_TOPIC_PREFIX },
     registry: { url: e.REGISTRY_URL },
     s3: {
       endpoint: e.S3_ENDPOINT,

@@ -49,11 +49,13 @@ export interface YamlFile {
 
 const NULLS = new Set(['', '~', 'null', 'Null', 'NULL']);
 
+export const oversize = (size: number, limit: number) => `file is ${size} bytes, more than the limit of ${limit} (split it into several files)`;
+
 /** Decodes and parses a whole file; never throws for bad input, reports it instead. */
 export function readYaml(bytes: Uint8Array, limits: YamlLimits = DEFAULT_YAML_LIMITS): YamlFile {
   const fail = (message: string, line = 1, column = 1): YamlFile => ({ documents: [], problems: [{ document: 0, line, column, message }] });
   if (bytes.byteLength > limits.maxBytes) {
-    return fail(`file is ${bytes.byteLength} bytes, more than the limit of ${limits.maxBytes} (split it into several files)`);
+    return fail(oversize(bytes.byteLength, limits.maxBytes));
   }
   const nul = bytes.indexOf(0);
   if (nul >= 0) {

@@ -1,0 +1,176 @@
+// Schema registry adapter (Confluent REST API; Apicurio's ccompat in the local stack): register, check, encode, decode.
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import type { RawAvroSchema } from '@kafkajs/confluent-schema-registry/dist/@types.js';
+import axios, { type AxiosInstance } from 'axios';
+import type avro from 'avsc';
+import { RapflowError } from '../errors.js';
+import { LOGICAL_TYPES } from './logical-types.js';
+import { incompatibility, parseType, subjectOf, type RecordName, type SchemaSet } from './schemas.js';
+
+export interface Registered {
+  subject: string;
+  id: number;
+}
+
+export interface SubjectStatus {
+  record: RecordName;
+  subject: string;
+  state: 'current' | 'differs' | 'missing';
+  /** The registry's latest version, when there is one. */
+  version?: number;
+  id?: number;
+  /** Whether ours may be registered after the latest (the registry's own BACKWARD check). */
+  compatible?: boolean;
+  detail: string;
+}
+
+const NETWORK = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|socket hang up|timeout/i;
+
+/** Turns whatever the registry client threw into a RapflowError with a code. */
+export function registryError(err: unknown, what: string, subject?: string): RapflowError {
+  const e = err as { status?: number; message?: string; response?: { status?: number; data?: { message?: string } }; code?: string };
+  const status = e.status ?? e.response?.status;
+  const message = e.response?.data?.message ?? e.message ?? String(err);
+  const context = subject === undefined ? {} : { subject };
+  if (status === 409) {
+    return new RapflowError('SCHEMA_INCOMPATIBLE', `${what}: the registry refuses it as incompatible with the subject's history: ${message.replace(/^Confluent_Schema_Registry - /, '')}`, {
+      cause: err,
+      context: { ...context, httpStatus: 409 },
+    });
+  }
+  if ((status !== undefined && status >= 500) || NETWORK.test(message) || (e.code !== undefined && NETWORK.test(e.code))) {
+    return new RapflowError('REGISTRY_UNAVAILABLE', `${what}: schema registry unavailable (${message})`, {
+      cause: err,
+      context: status === undefined ? context : { ...context, httpStatus: status },
+    });
+  }
+  return new RapflowError('INTERNAL', `${what}: unexpected registry answer${status ? ` ${status}` : ''}: ${message}`, { cause: err, context });
+}
+
+export class Registry {
+  private readonly client: SchemaRegistry;
+  private readonly http: AxiosInstance;
+  /** Ids registered or looked up in this run (the client does not cache them, kafkajs/confluent-schema-registry#42). */
+  private readonly ids = new Map<string, number>();
+
+  constructor(
+    readonly url: string,
+    /** Prepended to topic names, and so to subjects (`<prefix>rap.songs-value`). */
+    private readonly topicPrefix = '',
+  ) {
+    this.client = new SchemaRegistry(
+      { host: url, retry: { retries: 2, maxRetryTimeInSecs: 2 } },
+      { [SchemaType.AVRO]: { logicalTypes: LOGICAL_TYPES } },
+    );
+    this.http = axios.create({ baseURL: url, timeout: 10_000, headers: { 'Content-Type': 'application/vnd.schemaregistry.v1+json' } });
+  }
+
+  /** Registers (idempotently) the schema of each record under `<topic>-value`; returns ids by record. */
+  async registerAll(set: SchemaSet, records: RecordName[] = [...set.bundled.keys()]): Promise<Map<RecordName, Registered>> {
+    const out = new Map<RecordName, Registered>();
+    for (const name of records) {
+      const schema = set.bundled.get(name);
+      if (!schema) throw new RapflowError('INTERNAL', `no schema for ${name} in avro/`);
+      const subject = subjectOf(name, this.topicPrefix);
+      const key = `${subject}\n${JSON.stringify(schema)}`;
+      let id = this.ids.get(key);
+      if (id === undefined) {
+        try {
+          ({ id } = await this.client.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject }));
+        } catch (err) {
+          throw registryError(err, `registering ${name} under ${subject}`, subject);
+        }
+        this.ids.set(key, id);
+      }
+      out.set(name, { subject, id });
+    }
+    return out;
+  }
+
+  /** Compares avro/ with what the registry holds, subject by subject, without changing anything. */
+  async check(set: SchemaSet): Promise<SubjectStatus[]> {
+    const out: SubjectStatus[] = [];
+    for (const [record, schema] of set.bundled) {
+      const subject = subjectOf(record, this.topicPrefix);
+      const local = set.types.get(record)!;
+      let latest: { id: number; version: number; schema: string } | undefined;
+      try {
+        latest = (await this.http.get<{ id: number; version: number; schema: string }>(`/subjects/${encodeURIComponent(subject)}/versions/latest`)).data;
+      } catch (err) {
+        if (axios.isAxiosError(err) && err.response?.status === 404) latest = undefined;
+        else throw registryError(err, `reading ${subject}`, subject);
+      }
+      if (!latest) {
+        out.push({ record, subject, state: 'missing', compatible: true, detail: 'not registered yet: `rapflow schema register` adds it' });
+        continue;
+      }
+      const theirs = parseType(JSON.parse(latest.schema) as Record<string, never>);
+      if (theirs.equals(local)) {
+        out.push({ record, subject, state: 'current', version: latest.version, id: latest.id, detail: `registered as version ${latest.version} (id ${latest.id})` });
+        continue;
+      }
+      let compatible: boolean;
+      try {
+        const res = await this.http.post<{ is_compatible: boolean }>(`/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest`, {
+          schema: JSON.stringify(schema),
+        });
+        compatible = res.data.is_compatible;
+      } catch (err) {
+        throw registryError(err, `checking ${subject}`, subject);
+      }
+      const why = compatible ? '' : ` Avro resolution says: ${incompatibility(local, theirs) ?? 'see the registry'}`;
+      out.push({
+        record,
+        subject,
+        state: 'differs',
+        version: latest.version,
+        id: latest.id,
+        compatible,
+        detail: compatible
+          ? `avro/ is newer than version ${latest.version} and BACKWARD compatible: \`rapflow schema register\` adds it`
+          : `avro/ is NOT backward compatible with version ${latest.version}.${why}`,
+      });
+    }
+    return out;
+  }
+
+  async encode(id: number, record: unknown): Promise<Buffer> {
+    try {
+      return await this.client.encode(id, record);
+    } catch (err) {
+      if ((err as { paths?: unknown }).paths) {
+        throw new RapflowError('INPUT_INVALID', `record does not fit schema ${id}: ${(err as Error).message}`, { cause: err });
+      }
+      throw registryError(err, `encoding with schema ${id}`);
+    }
+  }
+
+  /**
+   * Decodes with the writer's schema from the registry, resolved to `reader` (a bundled schema
+   * from avro/) when given: records from older and newer producers both come out in our shape.
+   */
+  async decode(buffer: Buffer, reader?: object): Promise<unknown> {
+    try {
+      return await this.client.decode(buffer, reader ? { [SchemaType.AVRO]: { readerSchema: reader as RawAvroSchema } } : undefined);
+    } catch (err) {
+      throw registryError(err, 'decoding a record');
+    }
+  }
+}
+
+/** Offline twin of the registry rule, for CI without a registry: current avro/ against each released version. */
+export function offlineBackwardProblems(current: SchemaSet, released: SchemaSet[]): string[] {
+  const problems: string[] = [];
+  for (const old of released) {
+    for (const [name, writer] of old.types) {
+      const reader: avro.Type | undefined = current.types.get(name);
+      if (!reader) {
+        problems.push(`${name}: removed from avro/ but released before`);
+        continue;
+      }
+      const why = incompatibility(reader, writer);
+      if (why) problems.push(`${name}: cannot read data written with a released version: ${why}`);
+    }
+  }
+  return problems;
+}

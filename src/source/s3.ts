@@ -1,0 +1,80 @@
+// S3 / MinIO as an ObjectSource through the minio SDK (plain S3 API, path-style), errors translated at this boundary.
+import * as Minio from 'minio';
+import { RapflowError } from '../errors.js';
+import { RAP_FILE, type ObjectRef, type ObjectSource } from './types.js';
+
+export interface S3Settings {
+  endpoint: string;
+  accessKey: string;
+  secretKey: string;
+  region?: string;
+}
+
+export function s3Client(s: S3Settings): Minio.Client {
+  const url = new URL(s.endpoint);
+  return new Minio.Client({
+    endPoint: url.hostname,
+    port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+    useSSL: url.protocol === 'https:',
+    accessKey: s.accessKey,
+    secretKey: s.secretKey,
+    region: s.region ?? 'us-east-1',
+    pathStyle: true,
+  });
+}
+
+/** `s3://bucket/prefix` -> { bucket, prefix }. */
+export function parseS3Uri(uri: string): { bucket: string; prefix: string } {
+  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(uri);
+  if (!m) throw new RapflowError('CONFIG_INVALID', `"${uri}" is not an s3://bucket/prefix address`);
+  return { bucket: m[1]!, prefix: m[2] ?? '' };
+}
+
+const NETWORK = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|socket hang up/i;
+
+export function s3Error(err: unknown, what: string, objectKey?: string): RapflowError {
+  const e = err as { code?: string; message?: string };
+  const context = objectKey === undefined ? {} : { objectKey };
+  if (NETWORK.test(e.code ?? '') || NETWORK.test(e.message ?? '') || e.code === 'SlowDown' || e.code === 'ServiceUnavailable' || e.code === 'InternalError') {
+    return new RapflowError('OBJECT_STORE_UNAVAILABLE', `${what}: object store unavailable (${e.code ?? e.message ?? 'no answer'})`, { cause: err, context });
+  }
+  if (e.code === 'NoSuchBucket' || e.code === 'AccessDenied' || e.code === 'InvalidAccessKeyId' || e.code === 'SignatureDoesNotMatch') {
+    return new RapflowError('CONFIG_INVALID', `${what}: ${e.code} (check the bucket name and the S3 credentials)`, { cause: err, context });
+  }
+  return new RapflowError('INTERNAL', `${what}: ${e.code ?? ''} ${e.message ?? String(err)}`.trim(), { cause: err, context });
+}
+
+export class S3Source implements ObjectSource {
+  private readonly bucket: string;
+  private readonly prefix: string;
+
+  constructor(
+    private readonly client: Minio.Client,
+    uri: string,
+  ) {
+    ({ bucket: this.bucket, prefix: this.prefix } = parseS3Uri(uri));
+  }
+
+  async *list(): AsyncIterable<ObjectRef> {
+    try {
+      for await (const item of this.client.listObjectsV2(this.bucket, this.prefix, true)) {
+        const o = item as { name?: string; etag?: string; size?: number };
+        if (!o.name || !RAP_FILE.test(o.name)) continue;
+        yield { uri: `s3://${this.bucket}/${o.name}`, bucket: this.bucket, key: o.name, etag: o.etag, size: o.size ?? 0 };
+      }
+    } catch (err) {
+      throw s3Error(err, `listing s3://${this.bucket}/${this.prefix}`);
+    }
+  }
+
+  async read(ref: ObjectRef): Promise<Uint8Array> {
+    try {
+      const stream = await this.client.getObject(ref.bucket ?? this.bucket, ref.key);
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    } catch (err) {
+      throw s3Error(err, `reading ${ref.uri}`, ref.key);
+    }
+  }
+}
