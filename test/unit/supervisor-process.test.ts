@@ -26,12 +26,12 @@ writeFileSync(join(paths.scripts, 'crasher.sh'), `case "$1" in install) exit 0;;
 writeFileSync(join(paths.scripts, 'broken-install.sh'), `case "$1" in install) echo "mvn: could not resolve org.example:missing:1.0" >&2; exit 1;; esac\n`);
 
 const endpoints = {} as StackEndpoints;
-const service = (name: string, script: string, ports: number[] = []): ServiceDef => ({
+const service = (name: string, script: string, ports: number[] = [], answers = true): ServiceDef => ({
   name,
   script,
   ports: () => ports,
   url: () => `test://${name}`,
-  probe: () => Promise.resolve('ok'),
+  probe: () => (answers ? Promise.resolve('ok') : Promise.reject(new Error('connection refused'))),
   startTimeoutMs: 5_000,
   env: () => ({}),
 });
@@ -82,7 +82,7 @@ describe('Supervisor with real processes', () => {
 
   it('names the service, its log file and the likely cause when a start fails', async () => {
     const s = sup();
-    const svc = service('crasher', 'crasher.sh');
+    const svc = service('crasher', 'crasher.sh', [], false);
     await s.start(svc);
     const err = (await s.waitReady(svc).catch((e: unknown) => e)) as RapflowError;
     expect(err.code).toBe('STACK_START_FAILED');
