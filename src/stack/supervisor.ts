@@ -179,7 +179,8 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-function processAlive(pid: number): boolean {
+/** Alive and not a zombie (a zombie has exited; only its parent has not collected it yet). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z');

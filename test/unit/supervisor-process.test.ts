@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { RapflowError } from '../../src/errors.js';
 import type { StackPaths } from '../../src/stack/paths.js';
 import type { ServiceDef, StackEndpoints } from '../../src/stack/services.js';
-import { Supervisor } from '../../src/stack/supervisor.js';
+import { processAlive, Supervisor } from '../../src/stack/supervisor.js';
 
 const root = mkdtempSync(join(tmpdir(), 'rapflow-supervisor-'));
 const paths: StackPaths = { home: join(root, 'home'), state: join(root, 'state'), logs: join(root, 'state/logs'), run: join(root, 'state/run'), scripts: join(root, 'scripts/') };
@@ -56,7 +56,7 @@ describe('Supervisor with real processes', () => {
     const pid = s.runningPid(svc)!;
     expect(await s.waitReady(svc)).toBe('ok');
     expect(await s.stop(svc, 5_000)).toBe(true);
-    expect(() => process.kill(pid, 0)).toThrow();
+    expect(processAlive(pid)).toBe(false);
   });
 
   it('never stops a process it did not start, even when a pid file names it', async () => {
@@ -67,7 +67,7 @@ describe('Supervisor with real processes', () => {
     writeFileSync(join(paths.run, 'sleeper.pid'), JSON.stringify({ pid: other.pid, startedAt: new Date().toISOString(), service: 'sleeper' }));
     expect(s.runningPid(svc)).toBeUndefined();
     expect(await s.stop(svc)).toBe(false);
-    expect(() => process.kill(other.pid!, 0)).not.toThrow();
+    expect(processAlive(other.pid!)).toBe(true);
   });
 
   it('refuses to start on a port another process holds', async () => {
