@@ -69,11 +69,26 @@ build_locked() {
   log "building $MINIO_MODULE@$MINIO_VERSION into $BIN_DIR (~5 min on 2 cores when uncached)..."
   rm -f "$MARKER"
   local start=$SECONDS
-  GOBIN="$BIN_DIR" go install -trimpath "$MINIO_MODULE@$MINIO_VERSION" >&2 ||
-    die "go install $MINIO_MODULE@$MINIO_VERSION failed"
+  GOBIN="$BIN_DIR" go install -trimpath "$MINIO_MODULE@$MINIO_VERSION" >&2 &
+  local build=$!
+  # The compile phase prints nothing for minutes: say it is still going.
+  while ! wait_for "$build" 20; do
+    log "still building ($((SECONDS - start)) s)..."
+  done
+  wait "$build" || die "go install $MINIO_MODULE@$MINIO_VERSION failed"
   [[ "$(binary_version)" == "$MINIO_VERSION" ]] || die "built binary does not report $MINIO_VERSION"
   printf '%s\n' "$MINIO_VERSION" >"$MARKER"
   log "installed $MINIO_VERSION in $((SECONDS - start))s"
+}
+
+# True once pid $1 has exited, false after $2 seconds if it has not.
+wait_for() {
+  local i
+  for ((i = 0; i < $2; i++)); do
+    kill -0 "$1" 2>/dev/null || return 0
+    sleep 1
+  done
+  ! kill -0 "$1" 2>/dev/null
 }
 
 cmd_install() {
