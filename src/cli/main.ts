@@ -9,6 +9,7 @@ import { exitCodeOf, RapflowError } from '../errors.js';
 import { validateSources } from '../pipeline/validate.js';
 import { LocalSource } from '../source/local.js';
 import { registerGenerate } from './commands/generate.js';
+import { registerIngest } from './commands/ingest.js';
 import { registerSchema } from './commands/schema.js';
 import { registerStack, stackFrom } from './commands/stack.js';
 import { registerValidate } from './commands/validate.js';
@@ -24,6 +25,7 @@ function buildProgram(ctx: CliContext): Command {
   registerValidate(program, ctx);
   registerSchema(program, ctx);
   registerGenerate(program, ctx);
+  registerIngest(program, ctx);
   program
     .command('run')
     .description('the whole pipeline on the sample data (what `npm start` runs)')

@@ -1,9 +1,11 @@
 // Schema registry adapter (Confluent REST API; Apicurio's ccompat in the local stack): register, check, encode, decode.
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { RawAvroSchema } from '@kafkajs/confluent-schema-registry/dist/@types.js';
+import http from 'node:http';
 import axios, { type AxiosInstance } from 'axios';
 import type avro from 'avsc';
 import { RapflowError } from '../errors.js';
+import { withRetry } from '../retry.js';
 import { LOGICAL_TYPES } from './logical-types.js';
 import { incompatibility, parseType, subjectOf, type RecordName, type SchemaSet } from './schemas.js';
 
@@ -24,6 +26,8 @@ export interface SubjectStatus {
   detail: string;
 }
 
+const REQUEST_TIMEOUT_MS = 10_000;
+const timeoutMiddleware = () => ({ request: (req: { enhance(extras: { timeout: number }): unknown }) => req.enhance({ timeout: REQUEST_TIMEOUT_MS }) });
 const NETWORK = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|socket hang up|timeout/i;
 
 /** Turns whatever the registry client threw into a RapflowError with a code. */
@@ -59,10 +63,18 @@ export class Registry {
     private readonly topicPrefix = '',
   ) {
     this.client = new SchemaRegistry(
-      { host: url, retry: { retries: 2, maxRetryTimeInSecs: 2 } },
+      {
+        host: url,
+        retry: { retries: 2, maxRetryTimeInSecs: 2 },
+        // No keep-alive: a socket the registry closed between two calls once swallowed a request
+        // whole (seen on a fresh Apicurio), and the client sets no timeout of its own.
+        agent: new http.Agent({ keepAlive: false }),
+        // A mappersmith middleware (the client's HTTP layer); typed structurally, mappersmith is not ours.
+        middlewares: [timeoutMiddleware as never],
+      },
       { [SchemaType.AVRO]: { logicalTypes: LOGICAL_TYPES } },
     );
-    this.http = axios.create({ baseURL: url, timeout: 10_000, headers: { 'Content-Type': 'application/vnd.schemaregistry.v1+json' } });
+    this.http = axios.create({ baseURL: url, timeout: REQUEST_TIMEOUT_MS, httpAgent: new http.Agent({ keepAlive: false }), headers: { 'Content-Type': 'application/vnd.schemaregistry.v1+json' } });
   }
 
   /** Registers (idempotently) the schema of each record under `<topic>-value`; returns ids by record. */
@@ -75,11 +87,13 @@ export class Registry {
       const key = `${subject}\n${JSON.stringify(schema)}`;
       let id = this.ids.get(key);
       if (id === undefined) {
-        try {
-          ({ id } = await this.client.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject }));
-        } catch (err) {
-          throw registryError(err, `registering ${name} under ${subject}`, subject);
-        }
+        id = await withRetry(async () => {
+          try {
+            return (await this.client.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject })).id;
+          } catch (err) {
+            throw registryError(err, `registering ${name} under ${subject}`, subject);
+          }
+        });
         this.ids.set(key, id);
       }
       out.set(name, { subject, id });

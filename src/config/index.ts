@@ -23,10 +23,16 @@ export const EnvSchema = z
     S3_SECRET_KEY: z.string().min(8).default('rapflow-dev-secret'),
     S3_INBOX_BUCKET: z.string().min(3).default('rap-inbox'),
     S3_ARTIFACTS_BUCKET: z.string().min(3).default('rap-artifacts'),
+    S3_INBOX_PREFIX: z.string().regex(/^([^/].*\/)?$/, 'a prefix ending in "/" (or empty)').default('incoming/'),
+    S3_QUARANTINE_PREFIX: z.string().regex(/^[^/].*\/$/, 'a prefix ending in "/"').default('quarantine/'),
+    MAX_FILE_BYTES: z.coerce.number().int().min(1024).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
     CASSANDRA_CONTACT_POINT: hostPort.default('127.0.0.1:9042'),
     CASSANDRA_DATACENTER: z.string().min(1).default('datacenter1'),
     CASSANDRA_USERNAME: z.string().min(1).default('cassandra'),
     CASSANDRA_PASSWORD: z.string().min(1).default('cassandra'),
+    CASSANDRA_KEYSPACE: z.string().regex(/^[a-z][a-z0-9_]{0,47}$/, 'lowercase letters, digits and "_"').default('rapflow'),
+    CASSANDRA_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(9).default(1),
+    RUN_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_" and "-"').optional(),
   })
   // Unknown RAPFLOW_/KAFKA_/S3_... names are not rejected: the environment holds far more than ours.
   .loose();
@@ -36,8 +42,18 @@ export interface Config {
   stack: { home: string | undefined; state: string | undefined };
   kafka: { brokers: string[]; topicPrefix: string };
   registry: { url: string };
-  s3: { endpoint: string; accessKey: string; secretKey: string; inboxBucket: string; artifactsBucket: string };
-  cassandra: { contactPoint: string; datacenter: string; username: string; password: string };
+  s3: {
+    endpoint: string;
+    accessKey: string;
+    secretKey: string;
+    inboxBucket: string;
+    artifactsBucket: string;
+    inboxPrefix: string;
+    quarantinePrefix: string;
+  };
+  cassandra: { contactPoint: string; datacenter: string; username: string; password: string; keyspace: string; replicationFactor: number };
+  limits: { maxFileBytes: number };
+  runId: string | undefined;
 }
 
 /** Parses the environment; throws one CONFIG_INVALID naming every bad variable. */
@@ -59,13 +75,19 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       secretKey: e.S3_SECRET_KEY,
       inboxBucket: e.S3_INBOX_BUCKET,
       artifactsBucket: e.S3_ARTIFACTS_BUCKET,
+      inboxPrefix: e.S3_INBOX_PREFIX,
+      quarantinePrefix: e.S3_QUARANTINE_PREFIX,
     },
     cassandra: {
       contactPoint: e.CASSANDRA_CONTACT_POINT,
       datacenter: e.CASSANDRA_DATACENTER,
       username: e.CASSANDRA_USERNAME,
       password: e.CASSANDRA_PASSWORD,
+      keyspace: e.CASSANDRA_KEYSPACE,
+      replicationFactor: e.CASSANDRA_REPLICATION_FACTOR,
     },
+    limits: { maxFileBytes: e.MAX_FILE_BYTES },
+    runId: e.RUN_ID,
   });
 }
 

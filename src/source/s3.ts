@@ -78,3 +78,55 @@ export class S3Source implements ObjectSource {
     }
   }
 }
+
+/** The bucket operations the pipeline needs beyond reading: upload, quarantine, reports. */
+export class ObjectStore {
+  constructor(readonly client: Minio.Client) {}
+
+  async ensureBucket(bucket: string): Promise<void> {
+    try {
+      if (!(await this.client.bucketExists(bucket))) await this.client.makeBucket(bucket);
+    } catch (err) {
+      throw s3Error(err, `creating bucket ${bucket}`);
+    }
+  }
+
+  /** Objects under a prefix that look like Rap-as-Code files, with their etags. */
+  list(bucket: string, prefix: string): AsyncIterable<ObjectRef> {
+    return new S3Source(this.client, `s3://${bucket}/${prefix}`).list();
+  }
+
+  async stat(bucket: string, key: string): Promise<ObjectRef> {
+    try {
+      const s = await this.client.statObject(bucket, key);
+      return { uri: `s3://${bucket}/${key}`, bucket, key, etag: s.etag, size: s.size };
+    } catch (err) {
+      if ((err as { code?: string }).code === 'NotFound' || (err as { code?: string }).code === 'NoSuchKey') {
+        throw new RapflowError('INPUT_INVALID', `s3://${bucket}/${key}: no such object`, { cause: err, context: { objectKey: key } });
+      }
+      throw s3Error(err, `reading s3://${bucket}/${key}`, key);
+    }
+  }
+
+  read(ref: ObjectRef): Promise<Uint8Array> {
+    return new S3Source(this.client, `s3://${ref.bucket}/`).read(ref);
+  }
+
+  /** Puts an object; returns its etag. `metadata` becomes x-amz-meta-* headers. */
+  async put(bucket: string, key: string, body: Buffer, contentType: string, metadata: Record<string, string> = {}): Promise<string> {
+    try {
+      const r = await this.client.putObject(bucket, key, body, body.length, { 'Content-Type': contentType, ...metadata });
+      return r.etag;
+    } catch (err) {
+      throw s3Error(err, `writing s3://${bucket}/${key}`, key);
+    }
+  }
+
+  async copy(bucket: string, fromKey: string, toKey: string): Promise<void> {
+    try {
+      await this.client.copyObject(new Minio.CopySourceOptions({ Bucket: bucket, Object: fromKey }), new Minio.CopyDestinationOptions({ Bucket: bucket, Object: toKey }));
+    } catch (err) {
+      throw s3Error(err, `copying s3://${bucket}/${fromKey} to ${toKey}`, fromKey);
+    }
+  }
+}

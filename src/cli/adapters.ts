@@ -1,0 +1,28 @@
+// Builds the adapters each command needs from the configuration (the only place that knows them all).
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Registry } from '../codec/registry.js';
+import type { Config } from '../config/index.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { CqlSession } from '../sink/cql.js';
+import { LEDGER_TABLE } from '../sink/cql-ledger.js';
+import { ObjectStore, s3Client } from '../source/s3.js';
+import { KafkaTransport } from '../transport/kafka.js';
+
+export const kafkaOf = (c: Config, role: string) => new KafkaTransport({ brokers: c.kafka.brokers, clientId: `rapflow-${role}` });
+export const registryOf = (c: Config) => new Registry(c.registry.url, c.kafka.topicPrefix);
+export const storeOf = (c: Config) => new ObjectStore(s3Client(c.s3));
+export const cqlOf = (c: Config) => new CqlSession({ ...c.cassandra });
+
+/** Every table rapflow's Cassandra keyspace holds; `rapflow db init` creates them. */
+export const CQL_SCHEMA = [LEDGER_TABLE];
+
+/** Argo passes the workflow's uid as RUN_ID; by hand, a fresh one per command. */
+export const runIdOf = (c: Config) => c.runId ?? `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomUUID().slice(0, 8)}`;
+
+/** Logs are JSON lines on stderr: stdout carries the command's own output (tables, JSON). */
+export function loggerOf(c: Config, name: string, quiet: boolean): Logger {
+  return createLogger(name, { level: quiet && c.log.level === 'info' ? 'warn' : c.log.level, destination: process.stderr });
+}
+
+export const workerName = () => hostname();

@@ -1,0 +1,131 @@
+// `rapflow topics create`, `db init`, `upload`, `discover`, `split`: the batch half of the pipeline.
+import { readFile, writeFile } from 'node:fs/promises';
+import { Option, type Command } from 'commander';
+import { loadSchemaSet, RECORD_NAMES } from '../../codec/schemas.js';
+import { projectPath } from '../../config/paths.js';
+import { RapflowError } from '../../errors.js';
+import { discover, upload } from '../../pipeline/discover.js';
+import { splitAll, type Manifest, type SchemaIds } from '../../pipeline/split.js';
+import { CqlLedger } from '../../sink/cql-ledger.js';
+import { LocalSource } from '../../source/local.js';
+import { parseS3Uri } from '../../source/s3.js';
+import { rapTopics } from '../../transport/topics.js';
+import { DEFAULT_YAML_LIMITS } from '../../model/yaml.js';
+import { CQL_SCHEMA, cqlOf, kafkaOf, loggerOf, registryOf, runIdOf, storeOf } from '../adapters.js';
+import type { CliContext } from '../context.js';
+import { Progress } from '../progress.js';
+
+export function registerIngest(program: Command, ctx: CliContext): void {
+  const c = ctx.config;
+
+  program
+    .command('topics')
+    .description('Kafka topics')
+    .command('create')
+    .description('create the rap topics that do not exist yet (idempotent)')
+    .action(async () => {
+      const created = await kafkaOf(c, 'admin').ensureTopics(rapTopics(c.kafka.topicPrefix));
+      ctx.out(created.length ? `created: ${created.join(', ')}` : 'all topics exist');
+    });
+
+  program
+    .command('db')
+    .description('the Cassandra keyspace')
+    .command('init')
+    .description('create the keyspace and tables (idempotent)')
+    .action(async () => {
+      const cql = cqlOf(c);
+      try {
+        await cql.connect();
+        await cql.bootstrap(CQL_SCHEMA);
+        ctx.out(`keyspace ${c.cassandra.keyspace} ready (${CQL_SCHEMA.length} tables)`);
+      } finally {
+        await cql.close();
+      }
+    });
+
+  program
+    .command('upload')
+    .description('put local Rap-as-Code files into the inbox bucket (content type, SHA-256 checksum)')
+    .argument('<dir>', 'file or folder')
+    .option('--json', 'machine-readable output')
+    .action(async (dir: string, opts: { json?: boolean }) => {
+      const store = storeOf(c);
+      await store.ensureBucket(c.s3.inboxBucket);
+      const done = await upload(new LocalSource(dir), store, c.s3.inboxBucket, c.s3.inboxPrefix, dir);
+      if (opts.json) ctx.out(JSON.stringify(done, null, 2));
+      else ctx.out(`uploaded ${done.length} files to s3://${c.s3.inboxBucket}/${c.s3.inboxPrefix}`);
+    });
+
+  program
+    .command('discover')
+    .description('list inbox objects no run has finished (by key and etag) into a JSON file')
+    .requiredOption('--out <file>', 'where to write the list (an Argo artifact)')
+    .addOption(new Option('--max <n>', 'at most this many files per run').argParser(Number))
+    .action(async (opts: { out: string; max?: number }) => {
+      const cql = cqlOf(c);
+      try {
+        await cql.connect();
+        const found = await discover(storeOf(c), new CqlLedger(cql), c.s3.inboxBucket, c.s3.inboxPrefix, opts.max);
+        await writeFile(opts.out, JSON.stringify(found.todo, null, 2));
+        ctx.out(`${found.todo.length} to split, ${found.finished} already done${found.deferred ? `, ${found.deferred} left for the next run` : ''}: ${opts.out}`);
+      } finally {
+        await cql.close();
+      }
+    });
+
+  program
+    .command('split')
+    .description('validate each object whole, then produce its records to Kafka in one transaction, or quarantine it')
+    .argument('[objects...]', 's3://bucket/key addresses')
+    .option('--from-list <file>', 'the JSON list `rapflow discover` wrote')
+    .requiredOption('--manifest <file>', 'where to write what was produced (for `rapflow verify`)')
+    .action(async (objects: string[], opts: { fromList?: string; manifest: string }) => {
+      const targets = objects.map((o) => {
+        const { bucket, prefix } = parseS3Uri(o);
+        if (!prefix) throw new RapflowError('CONFIG_INVALID', `${o}: name an object, not a bucket`);
+        return { bucket, key: prefix };
+      });
+      if (opts.fromList) targets.push(...(JSON.parse(await readFile(opts.fromList, 'utf8')) as { bucket: string; key: string }[]));
+      if (targets.length === 0) throw new RapflowError('CONFIG_INVALID', 'nothing to split: name objects or pass --from-list');
+
+      const runId = runIdOf(c);
+      const log = loggerOf(c, 'split', Boolean(process.stderr.isTTY)).child({ runId });
+      const set = loadSchemaSet(projectPath('avro'));
+      const registered = await registryOf(c).registerAll(set, RECORD_NAMES.filter((n) => n !== 'DeadLetter'));
+      const ids: SchemaIds = new Map([...registered].map(([name, r]) => [name, { id: r.id }]));
+      const kafka = kafkaOf(c, 'split');
+      const topics = rapTopics(c.kafka.topicPrefix).map((t) => t.name);
+      const producer = await kafka.transactionalProducer(`rapflow-split-${runId}`, topics);
+      const cql = cqlOf(c);
+      const progress = new Progress(targets.length, 'split');
+      let manifest: Manifest;
+      let error: RapflowError | undefined;
+      try {
+        await cql.connect();
+        ({ manifest, error } = await splitAll(
+          targets,
+          { store: storeOf(c), ledger: new CqlLedger(cql), producer, types: set.types, ids, log },
+          { runId, topicPrefix: c.kafka.topicPrefix, quarantinePrefix: c.s3.quarantinePrefix, limits: { ...DEFAULT_YAML_LIMITS, maxBytes: c.limits.maxFileBytes } },
+          (r, done) => progress.update(done, `${r.status} ${r.key}`),
+        ));
+      } finally {
+        await Promise.allSettled([producer.close(), cql.close()]);
+      }
+      await writeFile(opts.manifest, JSON.stringify(manifest, null, 2));
+      ctx.out(summary(manifest, opts.manifest));
+      if (error) throw error;
+    });
+}
+
+function summary(m: Manifest, path: string): string {
+  const by = (s: string) => m.files.filter((f) => f.status === s).length;
+  const lines = [
+    `run ${m.runId}: ${m.files.length} files: ${by('split')} split, ${by('quarantined')} quarantined, ${by('skipped')} already done, ${by('busy')} busy elsewhere`,
+    ...Object.entries(m.totals).map(([topic, n]) => `  ${topic.padEnd(24)} ${n} records`),
+    ...m.files.filter((f) => f.status === 'quarantined').map((f) => `  quarantined ${f.uri}: ${f.problems?.length ?? 0} problems, see s3://${f.bucket}/${f.quarantinedAs}.report.json`),
+    `manifest: ${path}`,
+  ];
+  if (m.stoppedBy) lines.push(`STOPPED EARLY: ${m.stoppedBy.code}: ${m.stoppedBy.message}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,85 @@
+// Cassandra over CQL (cassandra-driver): sessions, schema bootstrap, and driver errors turned into ours.
+import cassandra from 'cassandra-driver';
+import { RapflowError } from '../errors.js';
+
+export interface CqlSettings {
+  contactPoint: string;
+  datacenter: string;
+  username: string;
+  password: string;
+  keyspace: string;
+  /** Replicas per row: 1 on a one-node stack, 3 on a real cluster. */
+  replicationFactor: number;
+}
+
+const codes = cassandra.types.responseErrorCodes;
+const BAD_CREDENTIALS: number = codes.badCredentials;
+const UNAUTHORIZED: number = codes.unauthorized;
+const TRANSIENT = new Set<number>([codes.unavailableException, codes.overloaded, codes.isBootstrapping, codes.writeTimeout, codes.readTimeout, codes.serverError]);
+
+export function cqlError(err: unknown, what: string): RapflowError {
+  if (err instanceof RapflowError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof cassandra.errors.AuthenticationError || (err instanceof cassandra.errors.ResponseError && err.code === BAD_CREDENTIALS)) {
+    return new RapflowError('SINK_AUTH_FAILED', `${what}: Cassandra refused the credentials`, { cause: err });
+  }
+  if (err instanceof cassandra.errors.ResponseError && err.code === UNAUTHORIZED) {
+    return new RapflowError('SINK_AUTH_FAILED', `${what}: not allowed (${message})`, { cause: err });
+  }
+  if (
+    err instanceof cassandra.errors.NoHostAvailableError ||
+    err instanceof cassandra.errors.OperationTimedOutError ||
+    err instanceof cassandra.errors.BusyConnectionError ||
+    (err instanceof cassandra.errors.ResponseError && TRANSIENT.has(err.code))
+  ) {
+    return new RapflowError('SINK_UNAVAILABLE', `${what}: Cassandra unavailable (${message.split('\n')[0]})`, { cause: err });
+  }
+  return new RapflowError('INTERNAL', `${what}: ${message}`, { cause: err });
+}
+
+export class CqlSession {
+  readonly client: cassandra.Client;
+
+  constructor(readonly settings: CqlSettings) {
+    const [host, port] = settings.contactPoint.split(':');
+    this.client = new cassandra.Client({
+      contactPoints: [host!],
+      protocolOptions: { port: Number(port ?? 9042) },
+      localDataCenter: settings.datacenter,
+      authProvider: new cassandra.auth.PlainTextAuthProvider(settings.username, settings.password),
+      socketOptions: { connectTimeout: 5_000, readTimeout: 12_000 },
+      queryOptions: { consistency: cassandra.types.consistencies.localQuorum, prepare: true },
+      // Retries are ours (bounded, classified), not the driver's.
+      policies: { retry: new cassandra.policies.retry.FallthroughRetryPolicy() },
+    });
+  }
+
+  async connect(): Promise<void> {
+    try {
+      await this.client.connect();
+    } catch (err) {
+      throw cqlError(err, 'connecting to Cassandra');
+    }
+  }
+
+  async execute(query: string, params: unknown[] = [], options: cassandra.QueryOptions = {}): Promise<cassandra.types.ResultSet> {
+    try {
+      return await this.client.execute(query, params, options);
+    } catch (err) {
+      throw cqlError(err, `CQL ${query.split(/\s+/).slice(0, 3).join(' ')}`);
+    }
+  }
+
+  /** Creates the keyspace and runs each statement (all `IF NOT EXISTS`): idempotent. */
+  async bootstrap(statements: string[]): Promise<void> {
+    const ks = this.settings.keyspace;
+    await this.execute(
+      `CREATE KEYSPACE IF NOT EXISTS ${ks} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': ${this.settings.replicationFactor}}`,
+    );
+    for (const s of statements) await this.execute(s.replaceAll('{ks}', ks));
+  }
+
+  async close(): Promise<void> {
+    await this.client.shutdown();
+  }
+}

@@ -1,0 +1,206 @@
+// Kafka adapter (kafkajs): topics, a transactional producer, consumers; kafkajs errors become ours here.
+import kafkajs, { CompressionTypes, Kafka, logLevel, Partitioners, type Producer, type RecordMetadata } from 'kafkajs';
+import { RapflowError } from '../errors.js';
+import type { TopicSpec } from './topics.js';
+
+// kafkajs is CommonJS and its error classes are not visible to ESM named imports.
+const {
+  KafkaJSConnectionError,
+  KafkaJSError,
+  KafkaJSNonRetriableError,
+  KafkaJSNumberOfRetriesExceeded,
+  KafkaJSProtocolError,
+  KafkaJSSASLAuthenticationError,
+} = kafkajs;
+
+export interface KafkaSettings {
+  brokers: string[];
+  clientId: string;
+}
+
+/** The producer knobs chosen by measurement (bench/split). */
+export interface ProducerTuning {
+  compression: 'none' | 'gzip';
+  /** Records per send() call inside one file's transaction. */
+  chunk: number;
+}
+
+export const DEFAULT_PRODUCER_TUNING: ProducerTuning = { compression: 'none', chunk: 2_000 };
+
+export interface OutRecord {
+  topic: string;
+  key: string;
+  value: Buffer;
+  headers: Record<string, string>;
+}
+
+/** Highest offset written per topic and partition. */
+export type LastOffsets = Record<string, Record<string, string>>;
+
+/** Unwraps kafkajs' retry wrapper and decides what its error means for us. */
+export function kafkaError(err: unknown, what: string): RapflowError {
+  if (err instanceof RapflowError) return err;
+  const root = err instanceof KafkaJSNumberOfRetriesExceeded && err.cause ? err.cause : err;
+  const message = root instanceof Error ? root.message : String(root);
+  if (root instanceof KafkaJSSASLAuthenticationError) {
+    return new RapflowError('CONFIG_INVALID', `${what}: Kafka refused the credentials (${message})`, { cause: err });
+  }
+  if (root instanceof KafkaJSProtocolError && root.type === 'UNKNOWN_TOPIC_OR_PARTITION') {
+    return new RapflowError('CONFIG_INVALID', `${what}: topic missing (${message}); create the topics first (\`rapflow topics create\`)`, { cause: err });
+  }
+  if (root instanceof KafkaJSProtocolError && /AUTHORIZATION_FAILED$/.test(root.type)) {
+    return new RapflowError('CONFIG_INVALID', `${what}: not allowed by the broker's ACLs (${root.type})`, { cause: err });
+  }
+  if (root instanceof KafkaJSConnectionError || err instanceof KafkaJSNumberOfRetriesExceeded || (root instanceof KafkaJSError && root.retriable)) {
+    return new RapflowError('KAFKA_UNAVAILABLE', `${what}: Kafka unavailable (${message})`, { cause: err });
+  }
+  if (root instanceof KafkaJSNonRetriableError || root instanceof KafkaJSError) {
+    return new RapflowError('INTERNAL', `${what}: Kafka error ${message}`, { cause: err });
+  }
+  return new RapflowError('INTERNAL', `${what}: ${message}`, { cause: err });
+}
+
+export class KafkaTransport {
+  readonly kafka: Kafka;
+
+  constructor(settings: KafkaSettings) {
+    this.kafka = new Kafka({
+      clientId: settings.clientId,
+      brokers: settings.brokers,
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: 3_000,
+      // Bounded: after these, the command ends with 75 and the workflow decides whether to retry.
+      retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 5_000 },
+    });
+  }
+
+  /** Creates the topics that do not exist yet; returns the names it created. */
+  async ensureTopics(specs: TopicSpec[]): Promise<string[]> {
+    const admin = this.kafka.admin();
+    try {
+      await admin.connect();
+      const existing = new Set(await admin.listTopics());
+      const missing = specs.filter((s) => !existing.has(s.name));
+      if (missing.length > 0) {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((s) => ({
+            topic: s.name,
+            numPartitions: s.partitions,
+            configEntries: Object.entries(s.config).map(([name, value]) => ({ name, value })),
+          })),
+        });
+      }
+      return missing.map((s) => s.name);
+    } catch (err) {
+      throw kafkaError(err, 'creating topics');
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /**
+   * A producer whose every file is one Kafka transaction: consumers (read_committed, kafkajs'
+   * default) see all of a file's records or none, even when the split dies half-way.
+   */
+  async transactionalProducer(transactionalId: string, topics: string[], tuning: ProducerTuning = DEFAULT_PRODUCER_TUNING): Promise<FileProducer> {
+    const partitions = await this.partitionCounts(topics);
+    const producer = this.kafka.producer({
+      transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      // A split that dies with a transaction open blocks read_committed readers until this passes.
+      transactionTimeout: 30_000,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    try {
+      await producer.connect();
+    } catch (err) {
+      throw kafkaError(err, 'connecting the producer');
+    }
+    return new FileProducer(producer, tuning, partitions);
+  }
+
+  async partitionCounts(topics: string[]): Promise<Map<string, number>> {
+    const admin = this.kafka.admin();
+    try {
+      await admin.connect();
+      const { topics: meta } = await admin.fetchTopicMetadata({ topics });
+      return new Map(meta.map((t) => [t.name, t.partitions.length]));
+    } catch (err) {
+      throw kafkaError(err, 'reading topic metadata');
+    } finally {
+      await admin.disconnect();
+    }
+  }
+}
+
+export class FileProducer {
+  private readonly partitioner = Partitioners.DefaultPartitioner();
+
+  constructor(
+    private readonly producer: Producer,
+    private readonly tuning: ProducerTuning,
+    private readonly partitions: Map<string, number>,
+  ) {}
+
+  /**
+   * The partition the Java-compatible default partitioner (murmur2 of the key) picks. Choosing it
+   * here tells us how many records each partition got, hence the exact last offset written.
+   */
+  partitionOf(topic: string, key: string): number {
+    const n = this.partitions.get(topic);
+    if (n === undefined) throw new RapflowError('CONFIG_INVALID', `topic ${topic} is unknown to the producer; create the topics first`);
+    const partitionMetadata = Array.from({ length: n }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
+    return this.partitioner({ topic, partitionMetadata, message: { key, value: null } });
+  }
+
+  /** Sends all records in one transaction with acks=all; returns the last offsets written. */
+  async sendAtomically(records: OutRecord[]): Promise<LastOffsets> {
+    const tx = await this.producer.transaction().catch((err: unknown) => {
+      throw kafkaError(err, 'starting a transaction');
+    });
+    const last: LastOffsets = {};
+    try {
+      for (let i = 0; i < records.length; i += this.tuning.chunk) {
+        const byTopic = new Map<string, { key: string; value: Buffer; headers: Record<string, string>; partition: number }[]>();
+        const counts = new Map<string, number>();
+        for (const r of records.slice(i, i + this.tuning.chunk)) {
+          const partition = this.partitionOf(r.topic, r.key);
+          const list = byTopic.get(r.topic) ?? [];
+          list.push({ key: r.key, value: r.value, headers: r.headers, partition });
+          byTopic.set(r.topic, list);
+          counts.set(`${r.topic}/${partition}`, (counts.get(`${r.topic}/${partition}`) ?? 0) + 1);
+        }
+        const meta = await tx.sendBatch({
+          acks: -1,
+          compression: this.tuning.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        });
+        recordLast(last, meta, counts);
+      }
+      await tx.commit();
+      return last;
+    } catch (err) {
+      await tx.abort().catch(() => undefined); // the coordinator aborts it on timeout anyway
+      throw kafkaError(err, 'producing a file');
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.producer.disconnect();
+  }
+}
+
+/** baseOffset is the first record a partition got from this send; the last is base + count - 1. */
+function recordLast(last: LastOffsets, meta: RecordMetadata[], counts: Map<string, number>): void {
+  for (const m of meta) {
+    const count = counts.get(`${m.topicName}/${m.partition}`) ?? 0;
+    if (count === 0 || m.baseOffset === undefined) continue;
+    const t = (last[m.topicName] ??= {});
+    const end = (BigInt(m.baseOffset) + BigInt(count) - 1n).toString();
+    const prev = t[String(m.partition)];
+    if (prev === undefined || BigInt(end) > BigInt(prev)) t[String(m.partition)] = end;
+  }
+}

@@ -1,0 +1,36 @@
+// The topics rapflow uses, with the settings the local stack creates them with (Strimzi's KafkaTopics mirror them).
+import { topicOf } from '../codec/schemas.js';
+
+export interface TopicSpec {
+  name: string;
+  partitions: number;
+  /** Topic-level configs, as KafkaTopic `spec.config` would hold them. */
+  config: Record<string, string>;
+}
+
+export const INBOX_EVENTS_TOPIC = 'rap.inbox-events';
+
+/** Partitions: records keyed by id spread evenly; replicas: 1 locally, 3 on a cluster (strimzi/). */
+export function rapTopics(prefix = ''): TopicSpec[] {
+  const week = String(7 * 24 * 3600 * 1000);
+  return [
+    { name: topicOf('Song', prefix), partitions: 3, config: { 'retention.ms': week } },
+    { name: topicOf('LyricLine', prefix), partitions: 3, config: { 'retention.ms': week } },
+    { name: topicOf('Artist', prefix), partitions: 1, config: { 'retention.ms': week } },
+    { name: topicOf('Meetup', prefix), partitions: 1, config: { 'retention.ms': week } },
+    // Dead letters wait for a human: keep them a month.
+    { name: topicOf('DeadLetter', prefix), partitions: 1, config: { 'retention.ms': String(30 * 24 * 3600 * 1000) } },
+    { name: `${prefix}${INBOX_EVENTS_TOPIC}`, partitions: 1, config: { 'retention.ms': week } },
+  ];
+}
+
+/** Record headers every produced record carries (reconciliation and dead-letter provenance). */
+export const HEADER = {
+  sourceBucket: 'rapflow.source.bucket',
+  sourceKey: 'rapflow.source.key',
+  sourceEtag: 'rapflow.source.etag',
+  recordIndex: 'rapflow.record.index',
+  runId: 'rapflow.run.id',
+  schemaId: 'rapflow.schema.id',
+  schemaVersion: 'rapflow.schema.version',
+} as const;
