@@ -30,4 +30,6 @@ export interface Ledger {
   /** Records the outcome; false when another run has taken the claim over meanwhile. */
   finish(entry: Omit<LedgerEntry, 'updatedAt'>): Promise<boolean>;
   get(obj: ObjectId): Promise<LedgerEntry | undefined>;
+  /** Gives a claim back (the split failed), so a rerun need not wait for it to go stale. */
+  release(obj: ObjectId, runId: string): Promise<void>;
 }

@@ -93,6 +93,24 @@ export async function splitObject(target: { bucket: string; key: string }, deps:
     return { ...base, status: 'busy', reason: `being split by run ${claim.entry.runId}` };
   }
 
+  try {
+    return await splitClaimed(ref, obj, base, deps, opts, limits, log);
+  } catch (err) {
+    // Nothing of this file is visible (its transaction never committed): let a rerun take it at once.
+    await deps.ledger.release(obj, opts.runId).catch((e: unknown) => log.warn({ err: e }, 'could not release the claim; it goes stale on its own'));
+    throw err;
+  }
+}
+
+async function splitClaimed(
+  ref: ObjectRef,
+  obj: ObjectId,
+  base: { uri: string; bucket: string; key: string; etag: string; records: Record<string, number> },
+  deps: SplitDeps,
+  opts: SplitOptions,
+  limits: YamlLimits,
+  log: Logger,
+): Promise<FileResult> {
   let problems: Problem[];
   let records: OutRecord[] = [];
   if (ref.size > limits.maxBytes) {

@@ -77,6 +77,13 @@ export class CqlLedger implements Ledger {
     return taken.wasApplied() ? { outcome: 'claimed' } : { outcome: 'busy', entry: toEntry(obj.bucket, taken.first()) };
   }
 
+  async release(obj: ObjectId, runId: string): Promise<void> {
+    await this.cql.execute(
+      `DELETE FROM ${this.ks}.ingest_ledger WHERE bucket = ? AND object_key = ? AND etag = ? IF status = 'splitting' AND run_id = ?`,
+      [obj.bucket, obj.key, obj.etag, runId],
+    );
+  }
+
   async finish(e: Omit<LedgerEntry, 'updatedAt'>): Promise<boolean> {
     // Conditional like the claim (never mix LWT and plain writes on one row): only the holder finishes.
     const rs = await this.cql.execute(

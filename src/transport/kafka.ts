@@ -7,7 +7,6 @@ import type { TopicSpec } from './topics.js';
 const {
   KafkaJSConnectionError,
   KafkaJSError,
-  KafkaJSNonRetriableError,
   KafkaJSNumberOfRetriesExceeded,
   KafkaJSProtocolError,
   KafkaJSSASLAuthenticationError,
@@ -37,27 +36,40 @@ export interface OutRecord {
 /** Highest offset written per topic and partition. */
 export type LastOffsets = Record<string, Record<string, string>>;
 
-/** Unwraps kafkajs' retry wrapper and decides what its error means for us. */
+/** The error and its causes, outermost first (kafkajs wraps connection errors in retry and transaction errors). */
+function causes(err: unknown): unknown[] {
+  const out: unknown[] = [];
+  for (let e = err; e !== undefined && e !== null && out.length < 8; e = (e as { cause?: unknown }).cause) out.push(e);
+  return out;
+}
+
+const NETWORK = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|socket hang up|Connection error|Closed connection/i;
+
+/** Decides what a kafkajs error means for us, looking through its wrappers. */
 export function kafkaError(err: unknown, what: string): RapflowError {
   if (err instanceof RapflowError) return err;
-  const root = err instanceof KafkaJSNumberOfRetriesExceeded && err.cause ? err.cause : err;
+  const chain = causes(err);
+  const root = chain.at(-1);
   const message = root instanceof Error ? root.message : String(root);
-  if (root instanceof KafkaJSSASLAuthenticationError) {
+  const protocol = chain.find((e): e is InstanceType<typeof KafkaJSProtocolError> => e instanceof KafkaJSProtocolError);
+  if (chain.some((e) => e instanceof KafkaJSSASLAuthenticationError)) {
     return new RapflowError('CONFIG_INVALID', `${what}: Kafka refused the credentials (${message})`, { cause: err });
   }
-  if (root instanceof KafkaJSProtocolError && root.type === 'UNKNOWN_TOPIC_OR_PARTITION') {
-    return new RapflowError('CONFIG_INVALID', `${what}: topic missing (${message}); create the topics first (\`rapflow topics create\`)`, { cause: err });
+  if (protocol?.type === 'UNKNOWN_TOPIC_OR_PARTITION') {
+    return new RapflowError('CONFIG_INVALID', `${what}: topic missing (${protocol.message}); create the topics first (\`rapflow topics create\`)`, { cause: err });
   }
-  if (root instanceof KafkaJSProtocolError && /AUTHORIZATION_FAILED$/.test(root.type)) {
-    return new RapflowError('CONFIG_INVALID', `${what}: not allowed by the broker's ACLs (${root.type})`, { cause: err });
+  if (protocol && /AUTHORIZATION_FAILED$/.test(protocol.type)) {
+    return new RapflowError('CONFIG_INVALID', `${what}: not allowed by the broker's ACLs (${protocol.type})`, { cause: err });
   }
-  if (root instanceof KafkaJSConnectionError || err instanceof KafkaJSNumberOfRetriesExceeded || (root instanceof KafkaJSError && root.retriable)) {
-    return new RapflowError('KAFKA_UNAVAILABLE', `${what}: Kafka unavailable (${message})`, { cause: err });
-  }
-  if (root instanceof KafkaJSNonRetriableError || root instanceof KafkaJSError) {
-    return new RapflowError('INTERNAL', `${what}: Kafka error ${message}`, { cause: err });
-  }
-  return new RapflowError('INTERNAL', `${what}: ${message}`, { cause: err });
+  const unavailable = chain.some(
+    (e) =>
+      e instanceof KafkaJSConnectionError ||
+      e instanceof KafkaJSNumberOfRetriesExceeded ||
+      (e instanceof KafkaJSError && e.retriable) ||
+      (e instanceof Error && NETWORK.test(e.message)),
+  );
+  if (unavailable) return new RapflowError('KAFKA_UNAVAILABLE', `${what}: Kafka unavailable (${message})`, { cause: err });
+  return new RapflowError('INTERNAL', `${what}: Kafka error ${message}`, { cause: err });
 }
 
 export class KafkaTransport {

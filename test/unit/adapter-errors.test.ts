@@ -1,0 +1,64 @@
+// Foreign errors become ours at the adapter boundary: one code each, never "unknown, retry forever".
+import cassandra from 'cassandra-driver';
+import kafkajs from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import { registryError } from '../../src/codec/registry.js';
+import { cqlError } from '../../src/sink/cql.js';
+import { s3Error } from '../../src/source/s3.js';
+import { kafkaError } from '../../src/transport/kafka.js';
+
+const { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSSASLAuthenticationError } = kafkajs;
+
+describe('kafkaError', () => {
+  it.each([
+    ['a refused connection', new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9092'), 'KAFKA_UNAVAILABLE'],
+    ['retries exhausted', new KafkaJSNumberOfRetriesExceeded(new Error('Request timed out'), { retryCount: 5, retryTime: 3000 }), 'KAFKA_UNAVAILABLE'],
+    // What a transaction's sendBatch throws when the broker went away (seen in the broker-stop test).
+    ['a connection error wrapped as non-retriable', new KafkaJSNonRetriableError(new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9092')), 'KAFKA_UNAVAILABLE'],
+    ['bad credentials', new KafkaJSSASLAuthenticationError('SASL SCRAM-SHA-512 authentication failed'), 'CONFIG_INVALID'],
+    ['a missing topic', Object.assign(new KafkaJSProtocolError('This server does not host this topic-partition'), { type: 'UNKNOWN_TOPIC_OR_PARTITION' }), 'CONFIG_INVALID'],
+    ['an ACL refusal', Object.assign(new KafkaJSProtocolError('Not authorized to access topics'), { type: 'TOPIC_AUTHORIZATION_FAILED' }), 'CONFIG_INVALID'],
+    ['anything else', new Error('unexpected'), 'INTERNAL'],
+  ])('%s -> %s', (_what, err, code) => {
+    expect(kafkaError(err, 'producing').code).toBe(code);
+  });
+});
+
+describe('cqlError', () => {
+  const response = (code: number) => Object.assign(Object.create(cassandra.errors.ResponseError.prototype) as Error, { code, message: 'm' });
+  it.each([
+    ['no host', new cassandra.errors.NoHostAvailableError({}), 'SINK_UNAVAILABLE'],
+    ['a timeout', new cassandra.errors.OperationTimedOutError('timed out'), 'SINK_UNAVAILABLE'],
+    ['overloaded', response(cassandra.types.responseErrorCodes.overloaded), 'SINK_UNAVAILABLE'],
+    ['a write timeout', response(cassandra.types.responseErrorCodes.writeTimeout), 'SINK_UNAVAILABLE'],
+    ['bad credentials', new cassandra.errors.AuthenticationError('Provided username cassandra and/or password are incorrect'), 'SINK_AUTH_FAILED'],
+    ['a syntax error (a bug of ours)', response(cassandra.types.responseErrorCodes.syntaxError), 'INTERNAL'],
+  ])('%s -> %s', (_what, err, code) => {
+    expect(cqlError(err, 'writing').code).toBe(code);
+  });
+});
+
+describe('registryError and s3Error', () => {
+  it.each([
+    [{ status: 409, message: 'Confluent_Schema_Registry - Incompatible artifact' }, 'SCHEMA_INCOMPATIBLE'],
+    [{ status: 503, message: 'unavailable' }, 'REGISTRY_UNAVAILABLE'],
+    [{ status: 400, message: 'connect ECONNREFUSED 127.0.0.1:8085' }, 'REGISTRY_UNAVAILABLE'],
+    [{ status: 422, message: 'Invalid schema' }, 'INTERNAL'],
+  ])('registry %j -> %s', (err, code) => {
+    expect(registryError(err, 'registering').code).toBe(code);
+  });
+
+  it.each([
+    [{ code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' }, 'OBJECT_STORE_UNAVAILABLE'],
+    [{ code: 'SlowDown', message: 'Please reduce your request rate' }, 'OBJECT_STORE_UNAVAILABLE'],
+    [{ code: 'NoSuchBucket', message: 'The specified bucket does not exist' }, 'CONFIG_INVALID'],
+    [{ code: 'SignatureDoesNotMatch', message: 'signature' }, 'CONFIG_INVALID'],
+  ])('s3 %j -> %s', (err, code) => {
+    expect(s3Error(err, 'reading').code).toBe(code);
+  });
+
+  it('never puts the secret of a failed request in the message', () => {
+    const e = s3Error({ code: 'SignatureDoesNotMatch', message: 'sig' }, 'reading s3://b/k');
+    expect(e.message).toBe('reading s3://b/k: SignatureDoesNotMatch (check the bucket name and the S3 credentials)');
+  });
+});
