@@ -5,7 +5,7 @@ import { valueProblems, type RecordName } from '../codec/schemas.js';
 import { fromFlat, MAX_LINES_PER_SONG, schemaFor, type ArtistDoc, type FlatSongDoc, type MeetupDoc, type RapDocument, type SongDoc } from './documents.js';
 import { artistId, meetupId, normalise, songId } from './ids.js';
 import { toRecords, type RecordSet } from './records.js';
-import { DEFAULT_YAML_LIMITS, readYaml, type Position, type YamlDocument, type YamlLimits } from './yaml.js';
+import { DEFAULT_YAML_LIMITS, readYaml, readYamlFast, type Position, type YamlDocument, type YamlLimits } from './yaml.js';
 
 export interface Problem {
   file: string;
@@ -33,19 +33,54 @@ export interface ValidatedFile {
 /** Avro types of the current model, by record name; validation checks records against them too. */
 export type ModelTypes = Map<RecordName, avro.Type>;
 
-export function validateFile(file: string, bytes: Uint8Array, types: ModelTypes, limits: YamlLimits = DEFAULT_YAML_LIMITS): ValidatedFile {
+/**
+ * Validates a whole file. Valid files take a fast path (js-yaml, no positions); any problem, or
+ * anything unusual in the bytes, sends the file through the careful reader, which knows the line
+ * and column of every value. Positions of a fast-path file are computed when first asked for.
+ */
+export interface ValidateOptions {
+  limits?: YamlLimits;
+  /**
+   * Check every record against the Avro types (default true). A caller that encodes the records
+   * right after may skip it: encoding checks the same, and on failure the caller validates again
+   * with the check on to learn which field is to blame.
+   */
+  modelCheck?: boolean;
+}
+
+export function validateFile(file: string, bytes: Uint8Array, types: ModelTypes, options: ValidateOptions = {}): ValidatedFile {
+  const limits = options.limits ?? DEFAULT_YAML_LIMITS;
+  const check = options.modelCheck === false ? undefined : types;
+  const fast = readYamlFast(bytes, limits);
+  if (fast) {
+    let careful: YamlDocument[] | undefined;
+    const positionsOf = (index: number) => (careful ??= readYaml(bytes, limits).documents)[index - 1]?.positions ?? new Map<string, Position>();
+    const docs = fast.map((value, i) => ({
+      index: i + 1,
+      value,
+      get positions() {
+        return positionsOf(i + 1);
+      },
+    }));
+    const result = validateDocuments(file, docs, [], check);
+    if (result.problems.length === 0) return result;
+  }
   const yaml = readYaml(bytes, limits);
-  const problems: Problem[] = yaml.problems.map((p) => ({ file, path: '', ...p }));
+  return validateDocuments(file, yaml.documents, yaml.problems, check);
+}
+
+function validateDocuments(file: string, ydocs: YamlDocument[], yamlProblems: Omit<Problem, 'file' | 'path'>[], types: ModelTypes | undefined): ValidatedFile {
+  const problems: Problem[] = yamlProblems.map((p) => ({ file, path: '', ...p }));
   const documents: LocatedDocument[] = [];
-  for (const ydoc of yaml.documents) {
+  for (const ydoc of ydocs) {
     const located = validateDocument(file, ydoc, problems);
     if (located) documents.push(located);
   }
-  if (yaml.problems.length === 0 && yaml.documents.length === 0) {
+  if (yamlProblems.length === 0 && ydocs.length === 0) {
     problems.push({ file, document: 0, line: 1, column: 1, path: '', message: 'no documents: the file is empty' });
   }
   fileRules(file, documents, problems);
-  if (problems.length === 0) modelCheck(file, documents, types, problems);
+  if (problems.length === 0 && types) modelCheck(file, documents, types, problems);
   problems.sort((a, b) => a.document - b.document || a.line - b.line || a.column - b.column);
   return { file, documents, problems };
 }
@@ -67,7 +102,13 @@ function validateDocument(file: string, ydoc: YamlDocument, problems: Problem[])
   else if (which.kind === 'Song') doc = { kind: 'Song', doc: parsed.data as SongDoc, format: 'RAP_AS_CODE_V1' };
   else if (which.kind === 'Artist') doc = { kind: 'Artist', doc: parsed.data as ArtistDoc };
   else doc = { kind: 'Meetup', doc: parsed.data as MeetupDoc };
-  return { index: ydoc.index, doc, positions: ydoc.positions };
+  return {
+    index: ydoc.index,
+    doc,
+    get positions() {
+      return ydoc.positions;
+    },
+  };
 }
 
 function issueMessage(issue: z.core.$ZodIssue): string {

@@ -1,4 +1,5 @@
 // Hostile-input-safe YAML reading: bytes -> documents of plain strings, maps and lists, each value with its line and column.
+import jsyaml from 'js-yaml';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, Scalar, type Document, type Node } from 'yaml';
 
 export interface YamlLimits {
@@ -48,6 +49,42 @@ export interface YamlFile {
 }
 
 const NULLS = new Set(['', '~', 'null', 'Null', 'NULL']);
+
+/** js-yaml with the same reading as the slow path: every scalar a string, plain ~ / null / empty as null. */
+// js-yaml exports its built-in types at run time; @types/js-yaml does not declare them.
+const FAST_SCHEMA = jsyaml.FAILSAFE_SCHEMA.extend({ implicit: [(jsyaml as unknown as { types: { null: jsyaml.Type } }).types.null] });
+/** Anchors, aliases and tags where YAML would read them (conservative: a false alarm only costs speed). */
+const ANCHOR_ALIAS_OR_TAG = /(^|[\s[{,:-])[&*!][^\s,\]}]/m;
+
+/**
+ * The fast path: document values without positions, or undefined whenever the careful reader
+ * must decide (anything unusual: limits, bad bytes, anchors and aliases, syntax errors, duplicate
+ * keys). Positions are only needed to report problems, so callers re-read with readYaml() then.
+ */
+export function readYamlFast(bytes: Uint8Array, limits: YamlLimits = DEFAULT_YAML_LIMITS): YamlValue[] | undefined {
+  if (bytes.byteLength > limits.maxBytes || bytes.indexOf(0) >= 0) return undefined;
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+  if (ANCHOR_ALIAS_OR_TAG.test(text) || /^%/m.test(text) || flowTooDeep(text, limits.maxDepth)) return undefined;
+  try {
+    const docs = jsyaml.loadAll(text, undefined, { schema: FAST_SCHEMA, json: false }) as YamlValue[];
+    if (docs.length > limits.maxDocuments || docs.some((d) => depthOf(d) > limits.maxDepth)) return undefined;
+    return docs;
+  } catch {
+    return undefined;
+  }
+}
+
+function depthOf(v: YamlValue, d = 0): number {
+  if (v === null || typeof v !== 'object') return d;
+  let max = d;
+  for (const x of Array.isArray(v) ? v : Object.values(v)) max = Math.max(max, depthOf(x, d + 1));
+  return max;
+}
 
 export const oversize = (size: number, limit: number) => `file is ${size} bytes, more than the limit of ${limit} (split it into several files)`;
 

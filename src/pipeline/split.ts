@@ -76,69 +76,90 @@ const ORDER: [RecordName, keyof ReturnType<typeof recordsOf>][] = [
   ['Meetup', 'meetups'],
 ];
 
-export async function splitObject(target: { bucket: string; key: string }, deps: SplitDeps, opts: SplitOptions): Promise<FileResult> {
+/** A file ready to produce (claimed, valid, encoded), or one whose outcome is already final. */
+type Prepared =
+  | { final: FileResult }
+  | { final?: undefined; obj: ObjectId; base: FileBase; records: OutRecord[]; log: Logger };
+
+type FileBase = { uri: string; bucket: string; key: string; etag: string; records: Record<string, number> };
+
+/** Claim, read, validate and encode one object; quarantines it when invalid. Releases the claim if it fails. */
+async function prepare(target: { bucket: string; key: string }, deps: SplitDeps, opts: SplitOptions): Promise<Prepared> {
   const limits = opts.limits ?? DEFAULT_YAML_LIMITS;
   const ref = await deps.store.stat(target.bucket, target.key);
   const obj: ObjectId = { bucket: target.bucket, key: target.key, etag: ref.etag ?? '' };
-  const base = { uri: ref.uri, ...obj, records: {} as Record<string, number> };
+  const base: FileBase = { uri: ref.uri, ...obj, records: {} };
   const log = deps.log.child({ objectKey: obj.key, etag: obj.etag });
 
   const claim = await deps.ledger.claim(obj, opts.runId, opts.staleAfterMs ?? 15 * 60_000);
   if (claim.outcome === 'done') {
     log.info({ status: claim.entry.status, by: claim.entry.runId }, 'already ingested, skipped');
-    return { ...base, status: 'skipped', records: claim.entry.records, reason: `${claim.entry.status} by run ${claim.entry.runId}` };
+    return { final: { ...base, status: 'skipped', records: claim.entry.records, reason: `${claim.entry.status} by run ${claim.entry.runId}` } };
   }
   if (claim.outcome === 'busy') {
     log.warn({ by: claim.entry.runId }, 'being split by another run, skipped');
-    return { ...base, status: 'busy', reason: `being split by run ${claim.entry.runId}` };
+    return { final: { ...base, status: 'busy', reason: `being split by run ${claim.entry.runId}` } };
   }
-
   try {
-    return await splitClaimed(ref, obj, base, deps, opts, limits, log);
+    let problems: Problem[];
+    if (ref.size > limits.maxBytes) {
+      problems = [{ file: ref.uri, document: 0, line: 1, column: 1, path: '', message: oversize(ref.size, limits.maxBytes) }];
+    } else {
+      const bytes = await deps.store.read(ref);
+      // Encoding checks the Avro model anyway; only when it refuses do we look for the field to blame.
+      const validated = validateFile(ref.uri, bytes, deps.types, { limits, modelCheck: false });
+      problems = validated.problems;
+      if (problems.length === 0) {
+        try {
+          return { obj, base, records: toOutRecords(recordsOf(validated), obj, deps, opts), log };
+        } catch {
+          problems = validateFile(ref.uri, bytes, deps.types, { limits }).problems;
+          if (problems.length === 0) throw new RapflowError('INTERNAL', `${ref.uri}: valid by the model, yet Avro encoding failed`);
+        }
+      }
+    }
+    return { final: await quarantine(ref, obj, base, problems, deps, opts, log) };
   } catch (err) {
-    // Nothing of this file is visible (its transaction never committed): let a rerun take it at once.
-    await deps.ledger.release(obj, opts.runId).catch((e: unknown) => log.warn({ err: e }, 'could not release the claim; it goes stale on its own'));
+    await release(obj, deps, opts, log);
     throw err;
   }
 }
 
-async function splitClaimed(
-  ref: ObjectRef,
-  obj: ObjectId,
-  base: { uri: string; bucket: string; key: string; etag: string; records: Record<string, number> },
-  deps: SplitDeps,
-  opts: SplitOptions,
-  limits: YamlLimits,
-  log: Logger,
-): Promise<FileResult> {
-  let problems: Problem[];
-  let records: OutRecord[] = [];
-  if (ref.size > limits.maxBytes) {
-    problems = [{ file: ref.uri, document: 0, line: 1, column: 1, path: '', message: oversize(ref.size, limits.maxBytes) }];
-  } else {
-    const validated = validateFile(ref.uri, await deps.store.read(ref), deps.types, limits);
-    problems = validated.problems;
-    if (problems.length === 0) records = toOutRecords(recordsOf(validated), obj, deps, opts);
-  }
+async function quarantine(ref: ObjectRef, obj: ObjectId, base: FileBase, problems: Problem[], deps: SplitDeps, opts: SplitOptions, log: Logger): Promise<FileResult> {
+  const quarantinedAs = `${opts.quarantinePrefix}${obj.key}`;
+  await deps.store.copy(obj.bucket, obj.key, quarantinedAs);
+  const report = { file: ref.uri, etag: obj.etag, runId: opts.runId, quarantinedAt: new Date().toISOString(), problems };
+  await deps.store.put(obj.bucket, `${quarantinedAs}.report.json`, Buffer.from(JSON.stringify(report, null, 2)), 'application/json');
+  await deps.ledger.finish({ ...obj, status: 'quarantined', runId: opts.runId, records: {}, problems: problems.length });
+  log.warn({ problems: problems.length, quarantinedAs }, 'invalid file quarantined, nothing produced');
+  return { ...base, status: 'quarantined', problems, quarantinedAs };
+}
 
-  if (problems.length > 0) {
-    const quarantinedAs = `${opts.quarantinePrefix}${obj.key}`;
-    await deps.store.copy(obj.bucket, obj.key, quarantinedAs);
-    const report = { file: ref.uri, etag: obj.etag, runId: opts.runId, quarantinedAt: new Date().toISOString(), problems };
-    await deps.store.put(obj.bucket, `${quarantinedAs}.report.json`, Buffer.from(JSON.stringify(report, null, 2)), 'application/json');
-    await deps.ledger.finish({ ...obj, status: 'quarantined', runId: opts.runId, records: {}, problems: problems.length });
-    log.warn({ problems: problems.length, quarantinedAs }, 'invalid file quarantined, nothing produced');
-    return { ...base, status: 'quarantined', problems, quarantinedAs };
+/** Produces a prepared file in one transaction and records it in the ledger. Releases the claim if it fails. */
+async function commit(p: Prepared, deps: SplitDeps, opts: SplitOptions): Promise<FileResult> {
+  if (p.final) return p.final;
+  try {
+    const lastOffsets = await deps.producer.sendAtomically(p.records);
+    const counts: Record<string, number> = {};
+    for (const r of p.records) counts[r.topic] = (counts[r.topic] ?? 0) + 1;
+    if (!(await deps.ledger.finish({ ...p.obj, status: 'split', runId: opts.runId, records: counts, problems: 0 }))) {
+      p.log.warn('another run took this file over while it was being split; its records are identical (same keys)');
+    }
+    p.log.info({ records: counts }, 'file split');
+    return { ...p.base, status: 'split', records: counts, lastOffsets };
+  } catch (err) {
+    await release(p.obj, deps, opts, p.log);
+    throw err;
   }
+}
 
-  const lastOffsets = await deps.producer.sendAtomically(records);
-  const counts: Record<string, number> = {};
-  for (const r of records) counts[r.topic] = (counts[r.topic] ?? 0) + 1;
-  if (!(await deps.ledger.finish({ ...obj, status: 'split', runId: opts.runId, records: counts, problems: 0 }))) {
-    log.warn('another run took this file over while it was being split; its records are identical (same keys)');
-  }
-  log.info({ records: counts }, 'file split');
-  return { ...base, status: 'split', records: counts, lastOffsets };
+/** Nothing of the file is visible (its transaction never committed): let a rerun take it at once. */
+async function release(obj: ObjectId, deps: SplitDeps, opts: SplitOptions, log: Logger): Promise<void> {
+  await deps.ledger.release(obj, opts.runId).catch((e: unknown) => log.warn({ err: e }, 'could not release the claim; it goes stale on its own'));
+}
+
+export async function splitObject(target: { bucket: string; key: string }, deps: SplitDeps, opts: SplitOptions): Promise<FileResult> {
+  return commit(await prepare(target, deps, opts), deps, opts);
 }
 
 function toOutRecords(set: ReturnType<typeof recordsOf>, obj: ObjectId, deps: SplitDeps, opts: SplitOptions): OutRecord[] {
@@ -169,8 +190,9 @@ function toOutRecords(set: ReturnType<typeof recordsOf>, obj: ObjectId, deps: Sp
 }
 
 /**
- * Splits objects one after the other. Quarantines never stop the run; a retryable or fatal
- * error does, and the manifest then says so (what was split before it stays split).
+ * Splits objects in order, preparing the next file (read, validate, encode) while the current one
+ * is being produced. Quarantines never stop the run; a retryable or fatal error does, and the
+ * manifest then says so (what was split before it stays split, the rest stays unclaimed).
  */
 export async function splitAll(
   targets: { bucket: string; key: string }[],
@@ -179,9 +201,27 @@ export async function splitAll(
   onFile?: (r: FileResult, done: number) => void,
 ): Promise<{ manifest: Manifest; error?: RapflowError }> {
   const manifest: Manifest = { runId: opts.runId, startedAt: new Date().toISOString(), files: [], totals: {} };
+  // Settled promises: a prefetch that fails while we await a commit must not go unhandled.
+  const settle = (t: { bucket: string; key: string }) =>
+    prepare(t, deps, opts).then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    );
+  let next = targets.length > 0 ? settle(targets[0]!) : undefined;
   try {
-    for (const t of targets) {
-      const r = await splitObject(t, deps, opts);
+    for (let i = 0; i < targets.length; i++) {
+      const current = await next!;
+      if ('error' in current) throw current.error;
+      next = i + 1 < targets.length ? settle(targets[i + 1]!) : undefined;
+      let r: FileResult;
+      try {
+        r = await commit(current.value, deps, opts);
+      } catch (err) {
+        const pending = await next;
+        if (pending && 'value' in pending && !pending.value.final) await release(pending.value.obj, deps, opts, pending.value.log);
+        next = undefined;
+        throw err;
+      }
       manifest.files.push(r);
       if (r.status === 'split') for (const [topic, n] of Object.entries(r.records)) manifest.totals[topic] = (manifest.totals[topic] ?? 0) + n;
       onFile?.(r, manifest.files.length);

@@ -23,7 +23,7 @@ export async function validateSources(sources: ObjectSource[], types: ModelTypes
         });
         continue;
       }
-      files.push(validateFile(ref.uri, await source.read(ref), types, limits));
+      files.push(validateFile(ref.uri, await source.read(ref), types, { limits }));
     }
   }
   const refs = referenceProblems(files);

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { loadSchemaSet } from '../../src/codec/schemas.js';
 import { songId } from '../../src/model/ids.js';
 import { recordsOf, referenceProblems, validateFile, type Problem } from '../../src/model/validate.js';
+import { readYaml, readYamlFast } from '../../src/model/yaml.js';
 
 const { types } = loadSchemaSet('avro');
 const dir = 'test/fixtures/invalid';
@@ -180,5 +181,28 @@ lyrics: |
       [2, 'VERSE', 'before we had pods'],
       [3, 'HOOK', 'Old school, old school'],
     ]);
+  });
+});
+
+describe('the fast path and the careful reader agree', () => {
+  const dataFiles = readdirSync('data').filter((f) => f.endsWith('.yaml'));
+
+  it.each(dataFiles)('on data/%s', (f) => {
+    const bytes = readFileSync(`data/${f}`);
+    expect(readYamlFast(bytes)).toEqual(readYaml(bytes).documents.map((d) => d.value));
+  });
+
+  it('on nulls, empty values, quoted nulls and YAML 1.1 look-alikes', () => {
+    const text = 'a: ~\nb:\nc: null\nd: "null"\ne: no\nf: 1e3\ng: 2024-01-01\nh: [x, "~", \'y\']\n';
+    expect(readYamlFast(Buffer.from(text))).toEqual(readYaml(Buffer.from(text)).documents.map((d) => d.value));
+  });
+
+  it.each([
+    ['anchors and aliases', 'a: &x [1]\nb: *x\n'],
+    ['a duplicate key', 'a: 1\na: 2\n'],
+    ['a tag', 'a: !custom 1\n'],
+    ['bad bytes', Buffer.from([0x61, 0x3a, 0x20, 0xe9, 0x0a])],
+  ])('hands %s to the careful reader', (_what, input) => {
+    expect(readYamlFast(typeof input === 'string' ? Buffer.from(input) : input)).toBeUndefined();
   });
 });

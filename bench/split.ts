@@ -1,0 +1,122 @@
+// bench/split: rapflow's split (read from MinIO, validate whole files, encode, produce per-file transactions)
+// against a bare kafkajs producer sending the same pre-encoded records with the same batching, in one run.
+import { cpus } from 'node:os';
+import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
+import { pino } from 'pino';
+import { Registry } from '../src/codec/registry.js';
+import { loadSchemaSet, RECORD_NAMES } from '../src/codec/schemas.js';
+import { generateCorpus } from '../src/model/generate.js';
+import { splitAll, type SchemaIds } from '../src/pipeline/split.js';
+import { CqlSession } from '../src/sink/cql.js';
+import { CqlLedger, LEDGER_TABLE } from '../src/sink/cql-ledger.js';
+import { ObjectStore, s3Client } from '../src/source/s3.js';
+import { DEFAULT_PRODUCER_TUNING, KafkaTransport, type OutRecord, type ProducerTuning } from '../src/transport/kafka.js';
+import { rapTopics } from '../src/transport/topics.js';
+import { config, median, stackUp, table, timed, unique } from './lib.js';
+
+const SONGS = Number(process.env.BENCH_SONGS ?? 5_000);
+const LINES_PER_SONG = 20;
+const SONGS_PER_FILE = 100;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+async function main(): Promise<void> {
+  await stackUp();
+  const prefix = `${unique('bench')}.`;
+  const bucket = unique('bench');
+  const set = loadSchemaSet('avro');
+  const kafkaT = new KafkaTransport({ brokers: config.kafka.brokers, clientId: 'bench-split' });
+  const topics = rapTopics(prefix);
+  await kafkaT.ensureTopics(topics);
+  const registered = await new Registry(config.registry.url, prefix).registerAll(set, RECORD_NAMES.filter((n) => n !== 'DeadLetter'));
+  const ids: SchemaIds = new Map([...registered].map(([n, r]) => [n, { id: r.id }]));
+
+  // The corpus, uploaded once.
+  const files = [...generateCorpus({ songs: SONGS, seed: 42, linesPerSong: LINES_PER_SONG, songsPerFile: SONGS_PER_FILE })];
+  const store = new ObjectStore(s3Client(config.s3));
+  await store.ensureBucket(bucket);
+  for (const f of files) await store.put(bucket, `incoming/${f.name}`, Buffer.from(f.content), 'application/yaml');
+  const lines = files.reduce((n, f) => n + f.lines, 0);
+
+  // The baseline's input: the very records rapflow produces, encoded before the clock starts.
+  const encoded: OutRecord[][] = [];
+  {
+    const fake = { sendAtomically: (records: OutRecord[]) => (encoded.push(records), Promise.resolve({})) };
+    const ledger = { claim: () => Promise.resolve({ outcome: 'claimed' as const }), finish: () => Promise.resolve(true), release: () => Promise.resolve(), finished: () => Promise.resolve(new Map()), get: () => Promise.resolve(undefined) };
+    await splitAll(files.map((f) => ({ bucket, key: `incoming/${f.name}` })), { store, ledger, producer: fake, types: set.types, ids, log: pino({ level: 'silent' }) }, { runId: 'encode', topicPrefix: prefix, quarantinePrefix: 'q/' });
+  }
+  const records = encoded.reduce((n, r) => n + r.length, 0);
+
+  const kafka = new Kafka({ clientId: 'bench-baseline', brokers: config.kafka.brokers, logLevel: logLevel.NOTHING });
+  async function baseline(tuning: ProducerTuning, input: OutRecord[][]): Promise<number> {
+    const producer = kafka.producer({ transactionalId: unique('bench-baseline'), idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    const { seconds } = await timed(async () => {
+      for (const file of input) {
+        const tx = await producer.transaction();
+        for (let i = 0; i < file.length; i += tuning.chunk) {
+          const byTopic = new Map<string, { key: string; value: Buffer; headers: Record<string, string> }[]>();
+          for (const r of file.slice(i, i + tuning.chunk)) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), { key: r.key, value: r.value, headers: r.headers }]);
+          await tx.sendBatch({ acks: -1, compression: tuning.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+        }
+        await tx.commit();
+      }
+    });
+    await producer.disconnect();
+    return seconds;
+  }
+
+  async function rapflowSplit(tuning: ProducerTuning): Promise<number> {
+    const cql = new CqlSession({ ...config.cassandra, keyspace: unique('bench', '_') });
+    await cql.connect();
+    await cql.bootstrap([LEDGER_TABLE]);
+    const runId = unique('run');
+    const producer = await kafkaT.transactionalProducer(`rapflow-split-${runId}`, topics.map((t) => t.name), tuning);
+    const { value, seconds } = await timed(() =>
+      splitAll(files.map((f) => ({ bucket, key: `incoming/${f.name}` })), { store, ledger: new CqlLedger(cql), producer, types: set.types, ids, log: pino({ level: 'silent' }) }, { runId, topicPrefix: prefix, quarantinePrefix: 'q/' }),
+    );
+    await producer.close();
+    await cql.close();
+    if (value.error || value.manifest.files.some((f) => f.status !== 'split')) throw new Error(`split did not split everything: ${value.error?.message ?? ''}`);
+    return seconds;
+  }
+
+  // 1. Producer settings, measured on the bare producer (a fifth of the corpus each).
+  const sample = encoded.slice(0, Math.max(1, Math.floor(encoded.length / 5)));
+  const sampleRecords = sample.reduce((n, r) => n + r.length, 0);
+  const tuningRows: (string | number)[][] = [['compression', 'chunk', 'records/s']];
+  let best: { tuning: ProducerTuning; rate: number } | undefined;
+  for (const compression of ['none', 'gzip'] as const) {
+    for (const chunk of [500, 2_000, 5_000]) {
+      const rate = sampleRecords / (await baseline({ compression, chunk }, sample));
+      tuningRows.push([compression, chunk, Math.round(rate)]);
+      if (!best || rate > best.rate) best = { tuning: { compression, chunk }, rate };
+    }
+  }
+
+  // 2. rapflow against the baseline, alternating, same settings (rapflow's defaults).
+  const tuning = DEFAULT_PRODUCER_TUNING;
+  const base: number[] = [];
+  const ours: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    base.push(await baseline(tuning, encoded));
+    ours.push(await rapflowSplit(tuning));
+  }
+  const baseRate = records / median(base);
+  const ourRate = records / median(ours);
+  const ratio = ourRate / baseRate;
+
+  console.log(`bench/split on ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}`);
+  console.log(`corpus: ${files.length} files, ${SONGS} songs, ${lines} lyric lines, ${records} records in all\n`);
+  console.log('producer settings (bare kafkajs, transactional, acks=all):');
+  console.log(table(tuningRows));
+  console.log(`best: compression ${best!.tuning.compression}, chunk ${best!.tuning.chunk}; rapflow uses compression ${tuning.compression}, chunk ${tuning.chunk}\n`);
+  console.log(table([
+    ['run', 'median s', 'records/s', 'lyric lines/s', 'rounds (s)'],
+    ['baseline: bare producer, pre-encoded', median(base), Math.round(baseRate), Math.round((lines / records) * baseRate), base.map((s) => s.toFixed(2)).join(' ')],
+    ['rapflow split: MinIO, validate, encode, produce', median(ours), Math.round(ourRate), Math.round((lines / records) * ourRate), ours.map((s) => s.toFixed(2)).join(' ')],
+  ]));
+  console.log(`\nratio rapflow / baseline: ${ratio.toFixed(3)} (target >= 0.85): ${ratio >= 0.85 ? 'PASS' : 'FAIL'}`);
+  process.exitCode = ratio >= 0.85 ? 0 : 1;
+}
+
+await main();
