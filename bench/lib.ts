@@ -1,5 +1,6 @@
 // Helpers shared by the benchmarks: the local stack's config, timing, and a printed table.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { loadConfig } from '../src/config/index.js';
 import { endpointsFrom, Stack } from '../src/stack/index.js';
 
@@ -27,4 +28,27 @@ export function table(rows: (string | number)[][]): string {
   const cells = rows.map((r) => r.map((c) => (typeof c === 'number' ? (Number.isInteger(c) ? String(c) : c.toFixed(2)) : c)));
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
   return cells.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
+}
+
+/** CPU seconds (user + system) used so far by each local service and by this process. */
+export function cpuSeconds(): Record<string, number> {
+  const tick = 100; // USER_HZ on Linux
+  const out: Record<string, number> = {};
+  const state = config.stack.state ?? `${process.env.HOME}/.cache/rapflow/state`;
+  for (const svc of ['kafka', 'registry', 'minio', 'cassandra']) {
+    try {
+      const { pid } = JSON.parse(readFileSync(`${state}/run/${svc}.pid`, 'utf8')) as { pid: number };
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').slice(readFileSync(`/proc/${pid}/stat`, 'utf8').lastIndexOf(')') + 2).split(' ');
+      out[svc] = (Number(f[11]) + Number(f[12])) / tick;
+    } catch {
+      out[svc] = Number.NaN;
+    }
+  }
+  const u = process.cpuUsage();
+  out.rapflow = (u.user + u.system) / 1e6;
+  return out;
+}
+
+export function cpuDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.keys(after).map((k) => [k, (after[k] ?? 0) - (before[k] ?? 0)]));
 }

@@ -12,6 +12,8 @@ import { incompatibility, parseType, subjectOf, type RecordName, type SchemaSet 
 export interface Registered {
   subject: string;
   id: number;
+  /** The subject's version number of this schema. */
+  version: number;
 }
 
 export interface SubjectStatus {
@@ -55,7 +57,7 @@ export class Registry {
   private readonly client: SchemaRegistry;
   private readonly http: AxiosInstance;
   /** Ids registered or looked up in this run (the client does not cache them, kafkajs/confluent-schema-registry#42). */
-  private readonly ids = new Map<string, number>();
+  private readonly ids = new Map<string, { id: number; version: number }>();
 
   constructor(
     readonly url: string,
@@ -85,18 +87,21 @@ export class Registry {
       if (!schema) throw new RapflowError('INTERNAL', `no schema for ${name} in avro/`);
       const subject = subjectOf(name, this.topicPrefix);
       const key = `${subject}\n${JSON.stringify(schema)}`;
-      let id = this.ids.get(key);
-      if (id === undefined) {
-        id = await withRetry(async () => {
+      let known = this.ids.get(key);
+      if (known === undefined) {
+        known = await withRetry(async () => {
           try {
-            return (await this.client.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject })).id;
+            const { id } = await this.client.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject });
+            // The register answer has no version; the lookup of the same schema does.
+            const found = await this.http.post<{ version: number }>(`/subjects/${encodeURIComponent(subject)}`, { schema: JSON.stringify(schema) });
+            return { id, version: found.data.version };
           } catch (err) {
             throw registryError(err, `registering ${name} under ${subject}`, subject);
           }
         });
-        this.ids.set(key, id);
+        this.ids.set(key, known);
       }
-      out.set(name, { subject, id });
+      out.set(name, { subject, ...known });
     }
     return out;
   }

@@ -1,14 +1,13 @@
 // The split stage: each object validated whole, then all its records produced in one Kafka transaction, or quarantined.
-import type avro from 'avsc';
 import type { Logger } from 'pino';
-import { frame } from '../codec/confluent.js';
-import { topicOf, type RecordName } from '../codec/schemas.js';
 import { RapflowError } from '../errors.js';
-import { recordsOf, validateFile, type ModelTypes, type Problem } from '../model/validate.js';
+import type { Problem } from '../model/validate.js';
 import { oversize, DEFAULT_YAML_LIMITS, type YamlLimits } from '../model/yaml.js';
 import type { ObjectRef } from '../source/types.js';
 import { HEADER } from '../transport/topics.js';
 import type { LastOffsets, OutRecord } from '../transport/kafka.js';
+import type { EncodedFile } from './encode.js';
+import type { FileEncoder } from './encoder.js';
 import type { Ledger, ObjectId } from './ledger.js';
 
 export interface SplitStore {
@@ -22,15 +21,12 @@ export interface SplitProducer {
   sendAtomically(records: OutRecord[]): Promise<LastOffsets>;
 }
 
-/** Registry ids (and versions) of the schemas this run encodes with, registered or looked up once. */
-export type SchemaIds = Map<RecordName, { id: number; version?: number }>;
-
 export interface SplitDeps {
   store: SplitStore;
   ledger: Ledger;
   producer: SplitProducer;
-  types: ModelTypes;
-  ids: SchemaIds;
+  /** Validates and encodes a file (inline, or on a worker thread so it overlaps with producing). */
+  encoder: FileEncoder;
   log: Logger;
 }
 
@@ -69,13 +65,6 @@ export interface Manifest {
   stoppedBy?: { code: string; message: string };
 }
 
-const ORDER: [RecordName, keyof ReturnType<typeof recordsOf>][] = [
-  ['Artist', 'artists'],
-  ['Song', 'songs'],
-  ['LyricLine', 'lines'],
-  ['Meetup', 'meetups'],
-];
-
 /** A file ready to produce (claimed, valid, encoded), or one whose outcome is already final. */
 type Prepared =
   | { final: FileResult }
@@ -105,18 +94,9 @@ async function prepare(target: { bucket: string; key: string }, deps: SplitDeps,
     if (ref.size > limits.maxBytes) {
       problems = [{ file: ref.uri, document: 0, line: 1, column: 1, path: '', message: oversize(ref.size, limits.maxBytes) }];
     } else {
-      const bytes = await deps.store.read(ref);
-      // Encoding checks the Avro model anyway; only when it refuses do we look for the field to blame.
-      const validated = validateFile(ref.uri, bytes, deps.types, { limits, modelCheck: false });
-      problems = validated.problems;
-      if (problems.length === 0) {
-        try {
-          return { obj, base, records: toOutRecords(recordsOf(validated), obj, deps, opts), log };
-        } catch {
-          problems = validateFile(ref.uri, bytes, deps.types, { limits }).problems;
-          if (problems.length === 0) throw new RapflowError('INTERNAL', `${ref.uri}: valid by the model, yet Avro encoding failed`);
-        }
-      }
+      const encoded = await deps.encoder.encode({ uri: ref.uri, bytes: await deps.store.read(ref) });
+      if (encoded.ok) return { obj, base, records: withHeaders(encoded, obj, opts), log };
+      problems = encoded.problems;
     }
     return { final: await quarantine(ref, obj, base, problems, deps, opts, log) };
   } catch (err) {
@@ -135,22 +115,27 @@ async function quarantine(ref: ObjectRef, obj: ObjectId, base: FileBase, problem
   return { ...base, status: 'quarantined', problems, quarantinedAs };
 }
 
-/** Produces a prepared file in one transaction and records it in the ledger. Releases the claim if it fails. */
-async function commit(p: Prepared, deps: SplitDeps, opts: SplitOptions): Promise<FileResult> {
-  if (p.final) return p.final;
+/**
+ * Produces a prepared file in one transaction (releasing the claim if that fails), then records it
+ * in the ledger without holding up the next file: `recorded` settles when the ledger has it.
+ */
+async function commit(p: Prepared, deps: SplitDeps, opts: SplitOptions): Promise<{ result: FileResult; recorded: Promise<void> }> {
+  if (p.final) return { result: p.final, recorded: Promise.resolve() };
+  let lastOffsets: LastOffsets;
   try {
-    const lastOffsets = await deps.producer.sendAtomically(p.records);
-    const counts: Record<string, number> = {};
-    for (const r of p.records) counts[r.topic] = (counts[r.topic] ?? 0) + 1;
-    if (!(await deps.ledger.finish({ ...p.obj, status: 'split', runId: opts.runId, records: counts, problems: 0 }))) {
-      p.log.warn('another run took this file over while it was being split; its records are identical (same keys)');
-    }
-    p.log.info({ records: counts }, 'file split');
-    return { ...p.base, status: 'split', records: counts, lastOffsets };
+    lastOffsets = await deps.producer.sendAtomically(p.records);
   } catch (err) {
     await release(p.obj, deps, opts, p.log);
     throw err;
   }
+  const counts: Record<string, number> = {};
+  for (const r of p.records) counts[r.topic] = (counts[r.topic] ?? 0) + 1;
+  p.log.info({ records: counts }, 'file split');
+  // Committed and visible: from here a failure only means a rerun would produce the same keys again.
+  const recorded = deps.ledger.finish({ ...p.obj, status: 'split', runId: opts.runId, records: counts, problems: 0 }).then((applied) => {
+    if (!applied) p.log.warn('another run took this file over while it was being split; its records are identical (same keys)');
+  });
+  return { result: { ...p.base, status: 'split', records: counts, lastOffsets }, recorded };
 }
 
 /** Nothing of the file is visible (its transaction never committed): let a rerun take it at once. */
@@ -159,40 +144,37 @@ async function release(obj: ObjectId, deps: SplitDeps, opts: SplitOptions, log: 
 }
 
 export async function splitObject(target: { bucket: string; key: string }, deps: SplitDeps, opts: SplitOptions): Promise<FileResult> {
-  return commit(await prepare(target, deps, opts), deps, opts);
+  const { result, recorded } = await commit(await prepare(target, deps, opts), deps, opts);
+  await recorded;
+  return result;
 }
 
-function toOutRecords(set: ReturnType<typeof recordsOf>, obj: ObjectId, deps: SplitDeps, opts: SplitOptions): OutRecord[] {
-  const out: OutRecord[] = [];
-  for (const [name, field] of ORDER) {
-    const type: avro.Type | undefined = deps.types.get(name);
-    const schema = deps.ids.get(name);
-    if (!type || !schema) throw new RapflowError('INTERNAL', `no schema id for ${name}: register the schemas first`);
-    const topic = topicOf(name, opts.topicPrefix);
-    for (const record of set[field] as { id: string }[]) {
-      out.push({
-        topic,
-        key: record.id,
-        value: frame(type, schema.id, record),
-        headers: {
-          [HEADER.sourceBucket]: obj.bucket,
-          [HEADER.sourceKey]: obj.key,
-          [HEADER.sourceEtag]: obj.etag,
-          [HEADER.recordIndex]: String(out.length),
-          [HEADER.runId]: opts.runId,
-          [HEADER.schemaId]: String(schema.id),
-          ...(schema.version === undefined ? {} : { [HEADER.schemaVersion]: String(schema.version) }),
-        },
-      });
-    }
-  }
-  return out;
+/** Every record carries where it came from, for reconciliation and dead-letter provenance. */
+function withHeaders(e: EncodedFile, obj: ObjectId, opts: SplitOptions): OutRecord[] {
+  return e.keys.map((key, i) => ({
+    topic: e.topics[i]!,
+    key,
+    value: e.values[i]!,
+    partition: e.partitions[i],
+    headers: {
+      [HEADER.sourceBucket]: obj.bucket,
+      [HEADER.sourceKey]: obj.key,
+      [HEADER.sourceEtag]: obj.etag,
+      [HEADER.recordIndex]: String(i),
+      [HEADER.runId]: opts.runId,
+      [HEADER.schemaId]: String(e.schemaIds[i]),
+      [HEADER.schemaVersion]: String(e.schemaVersions[i]),
+    },
+  }));
 }
+
+/** Files prepared ahead of the one being produced: enough to keep the encoder busy, few enough to bound memory. */
+const PREFETCH = 2;
 
 /**
- * Splits objects in order, preparing the next file (read, validate, encode) while the current one
- * is being produced. Quarantines never stop the run; a retryable or fatal error does, and the
- * manifest then says so (what was split before it stays split, the rest stays unclaimed).
+ * Splits objects in order, preparing the next files (read, validate, encode) while one is being
+ * produced. Quarantines never stop the run; a retryable or fatal error does, and the manifest then
+ * says so (what was split before it stays split, the rest stays unclaimed).
  */
 export async function splitAll(
   targets: { bucket: string; key: string }[],
@@ -201,37 +183,43 @@ export async function splitAll(
   onFile?: (r: FileResult, done: number) => void,
 ): Promise<{ manifest: Manifest; error?: RapflowError }> {
   const manifest: Manifest = { runId: opts.runId, startedAt: new Date().toISOString(), files: [], totals: {} };
-  // Settled promises: a prefetch that fails while we await a commit must not go unhandled.
-  const settle = (t: { bucket: string; key: string }) =>
-    prepare(t, deps, opts).then(
+  // Settled promises: a prefetch or a ledger write that fails while we wait elsewhere must not go unhandled.
+  type Settled<T> = Promise<{ value: T } | { error: unknown }>;
+  const settle = <T>(p: Promise<T>): Settled<T> =>
+    p.then(
       (value) => ({ value }),
       (error: unknown) => ({ error }),
     );
-  let next = targets.length > 0 ? settle(targets[0]!) : undefined;
+  const ahead: Settled<Prepared>[] = [];
+  const recorded: Settled<void>[] = [];
+  let started = 0;
+  const fill = () => {
+    while (ahead.length < PREFETCH && started < targets.length) ahead.push(settle(prepare(targets[started++]!, deps, opts)));
+  };
+  let failure: unknown;
   try {
-    for (let i = 0; i < targets.length; i++) {
-      const current = await next!;
+    fill();
+    while (ahead.length > 0) {
+      const current = await ahead.shift()!;
       if ('error' in current) throw current.error;
-      next = i + 1 < targets.length ? settle(targets[i + 1]!) : undefined;
-      let r: FileResult;
-      try {
-        r = await commit(current.value, deps, opts);
-      } catch (err) {
-        const pending = await next;
-        if (pending && 'value' in pending && !pending.value.final) await release(pending.value.obj, deps, opts, pending.value.log);
-        next = undefined;
-        throw err;
-      }
-      manifest.files.push(r);
-      if (r.status === 'split') for (const [topic, n] of Object.entries(r.records)) manifest.totals[topic] = (manifest.totals[topic] ?? 0) + n;
-      onFile?.(r, manifest.files.length);
+      fill();
+      const { result, recorded: r } = await commit(current.value, deps, opts);
+      recorded.push(settle(r));
+      manifest.files.push(result);
+      if (result.status === 'split') for (const [topic, n] of Object.entries(result.records)) manifest.totals[topic] = (manifest.totals[topic] ?? 0) + n;
+      onFile?.(result, manifest.files.length);
     }
   } catch (err) {
-    const e = err instanceof RapflowError ? err : new RapflowError('INTERNAL', err instanceof Error ? err.message : String(err), { cause: err });
-    manifest.stoppedBy = { code: e.code, message: e.message };
-    manifest.finishedAt = new Date().toISOString();
-    return { manifest, error: e };
+    failure = err;
+    // Files prepared ahead hold claims: give them back.
+    for (const pending of await Promise.all(ahead.splice(0))) {
+      if ('value' in pending && !pending.value.final) await release(pending.value.obj, deps, opts, pending.value.log);
+    }
   }
+  for (const r of await Promise.all(recorded)) if ('error' in r && failure === undefined) failure = r.error;
   manifest.finishedAt = new Date().toISOString();
-  return { manifest };
+  if (failure === undefined) return { manifest };
+  const e = failure instanceof RapflowError ? failure : new RapflowError('INTERNAL', failure instanceof Error ? failure.message : 'split failed', { cause: failure });
+  manifest.stoppedBy = { code: e.code, message: e.message };
+  return { manifest, error: e };
 }

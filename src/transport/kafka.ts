@@ -1,6 +1,7 @@
 // Kafka adapter (kafkajs): topics, a transactional producer, consumers; kafkajs errors become ours here.
 import kafkajs, { CompressionTypes, Kafka, logLevel, Partitioners, type Producer, type RecordMetadata } from 'kafkajs';
 import { RapflowError } from '../errors.js';
+import { partitionFor } from './partition.js';
 import type { TopicSpec } from './topics.js';
 
 // kafkajs is CommonJS and its error classes are not visible to ESM named imports.
@@ -32,6 +33,8 @@ export interface OutRecord {
   key: string;
   value: Buffer;
   headers: Record<string, string>;
+  /** Chosen by the Java-compatible default partitioner (partitionFor) when absent. */
+  partition?: number;
 }
 
 /** Highest offset written per topic and partition. */
@@ -150,7 +153,6 @@ export class KafkaTransport {
 }
 
 export class FileProducer {
-  private readonly partitioner = Partitioners.DefaultPartitioner();
 
   constructor(
     private readonly producer: Producer,
@@ -158,15 +160,15 @@ export class FileProducer {
     private readonly partitions: Map<string, number>,
   ) {}
 
-  /**
-   * The partition the Java-compatible default partitioner (murmur2 of the key) picks. Choosing it
-   * here tells us how many records each partition got, hence the exact last offset written.
-   */
+  /** Partitions per topic, as the producer knows them (for encoders that choose partitions ahead). */
+  partitionsByTopic(): Record<string, number> {
+    return Object.fromEntries(this.partitions);
+  }
+
   partitionOf(topic: string, key: string): number {
     const n = this.partitions.get(topic);
     if (n === undefined) throw new RapflowError('CONFIG_INVALID', `topic ${topic} is unknown to the producer; create the topics first`);
-    const partitionMetadata = Array.from({ length: n }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
-    return this.partitioner({ topic, partitionMetadata, message: { key, value: null } });
+    return partitionFor(key, n);
   }
 
   /** Sends all records in one transaction with acks=all; returns the last offsets written. */
@@ -177,14 +179,17 @@ export class FileProducer {
     const last: LastOffsets = {};
     try {
       for (let i = 0; i < records.length; i += this.tuning.chunk) {
-        const byTopic = new Map<string, { key: string; value: Buffer; headers: Record<string, string>; partition: number }[]>();
+        // Records go to kafkajs as they are (it reads key, value, headers, partition): no copies.
+        const byTopic = new Map<string, OutRecord[]>();
         const counts = new Map<string, number>();
-        for (const r of records.slice(i, i + this.tuning.chunk)) {
-          const partition = this.partitionOf(r.topic, r.key);
-          const list = byTopic.get(r.topic) ?? [];
-          list.push({ key: r.key, value: r.value, headers: r.headers, partition });
-          byTopic.set(r.topic, list);
-          counts.set(`${r.topic}/${partition}`, (counts.get(`${r.topic}/${partition}`) ?? 0) + 1);
+        for (let k = i; k < Math.min(records.length, i + this.tuning.chunk); k++) {
+          const r = records[k]!;
+          r.partition ??= this.partitionOf(r.topic, r.key);
+          let list = byTopic.get(r.topic);
+          if (!list) byTopic.set(r.topic, (list = []));
+          list.push(r);
+          const tp = `${r.topic}/${r.partition}`;
+          counts.set(tp, (counts.get(tp) ?? 0) + 1);
         }
         const meta = await tx.sendBatch({
           acks: -1,

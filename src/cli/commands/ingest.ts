@@ -5,7 +5,9 @@ import { loadSchemaSet, RECORD_NAMES } from '../../codec/schemas.js';
 import { projectPath } from '../../config/paths.js';
 import { RapflowError } from '../../errors.js';
 import { discover, upload } from '../../pipeline/discover.js';
-import { splitAll, type Manifest, type SchemaIds } from '../../pipeline/split.js';
+import type { SchemaIds } from '../../pipeline/encode.js';
+import { WorkerEncoder } from '../../pipeline/encoder.js';
+import { splitAll, type Manifest } from '../../pipeline/split.js';
 import { CqlLedger } from '../../sink/cql-ledger.js';
 import { LocalSource } from '../../source/local.js';
 import { parseS3Uri } from '../../source/s3.js';
@@ -93,10 +95,12 @@ export function registerIngest(program: Command, ctx: CliContext): void {
       const log = loggerOf(c, 'split', Boolean(process.stderr.isTTY)).child({ runId });
       const set = loadSchemaSet(projectPath('avro'));
       const registered = await registryOf(c).registerAll(set, RECORD_NAMES.filter((n) => n !== 'DeadLetter'));
-      const ids: SchemaIds = new Map([...registered].map(([name, r]) => [name, { id: r.id }]));
+      const ids: SchemaIds = new Map([...registered].map(([name, r]) => [name, { id: r.id, version: r.version }]));
+      const limits = { ...DEFAULT_YAML_LIMITS, maxBytes: c.limits.maxFileBytes };
       const kafka = kafkaOf(c, 'split');
       const topics = rapTopics(c.kafka.topicPrefix).map((t) => t.name);
       const producer = await kafka.transactionalProducer(`rapflow-split-${runId}`, topics);
+      const encoder = new WorkerEncoder({ avroDir: projectPath('avro'), ids: [...ids], topicPrefix: c.kafka.topicPrefix, limits, partitions: producer.partitionsByTopic() });
       const cql = cqlOf(c);
       const progress = new Progress(targets.length, 'split');
       let manifest: Manifest;
@@ -105,12 +109,12 @@ export function registerIngest(program: Command, ctx: CliContext): void {
         await cql.connect();
         ({ manifest, error } = await splitAll(
           targets,
-          { store: storeOf(c), ledger: new CqlLedger(cql), producer, types: set.types, ids, log },
-          { runId, topicPrefix: c.kafka.topicPrefix, quarantinePrefix: c.s3.quarantinePrefix, limits: { ...DEFAULT_YAML_LIMITS, maxBytes: c.limits.maxFileBytes } },
+          { store: storeOf(c), ledger: new CqlLedger(cql), producer, encoder, log },
+          { runId, topicPrefix: c.kafka.topicPrefix, quarantinePrefix: c.s3.quarantinePrefix, limits },
           (r, done) => progress.update(done, `${r.status} ${r.key}`),
         ));
       } finally {
-        await Promise.allSettled([producer.close(), cql.close()]);
+        await Promise.allSettled([producer.close(), cql.close(), encoder.close()]);
       }
       await writeFile(opts.manifest, JSON.stringify(manifest, null, 2));
       ctx.out(summary(manifest, opts.manifest));
