@@ -21,7 +21,7 @@ import { config, cpuDelta, cpuSeconds, median, stackUp, table, timed, unique } f
 const SONGS = Number(process.env.BENCH_SONGS ?? 5_000);
 const LINES_PER_SONG = 20;
 const SONGS_PER_FILE = 100;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
 // The worker thread runs compiled code, as in the CLI: take the encoder from dist/ (npm run build first).
 const compiled: string = '../dist/pipeline/encoder.js';

@@ -57,7 +57,9 @@ export class WorkerEncoder implements FileEncoder {
     const seq = ++this.seq;
     return new Promise<EncodeResult>((resolve, reject) => {
       this.pending.set(seq, { resolve, reject });
-      this.worker.postMessage({ seq, uri: input.uri, bytes: input.bytes });
+      // The file's bytes are not needed here any more: move them instead of copying.
+      const bytes = input.bytes.byteOffset === 0 && input.bytes.byteLength === input.bytes.buffer.byteLength ? input.bytes : input.bytes.slice();
+      this.worker.postMessage({ seq, uri: input.uri, bytes }, [bytes.buffer as ArrayBuffer]);
     });
   }
 

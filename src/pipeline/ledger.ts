@@ -24,10 +24,11 @@ export interface Ledger {
   finished(bucket: string): Promise<Map<string, Set<string>>>;
   /**
    * Takes an object for this run unless it is finished, or another run holds a fresh claim.
-   * A claim older than `staleAfterMs` (a run that died) is taken over.
+   * A claim older than `staleAfterMs` (a run that died) is taken over. Best effort: two runs may
+   * both win a claim made at the same instant; they produce the same keys, so the result is the same.
    */
   claim(obj: ObjectId, runId: string, staleAfterMs: number): Promise<Claim>;
-  /** Records the outcome; false when another run has taken the claim over meanwhile. */
+  /** Records the outcome; false when another run had taken the claim over meanwhile. */
   finish(entry: Omit<LedgerEntry, 'updatedAt'>): Promise<boolean>;
   get(obj: ObjectId): Promise<LedgerEntry | undefined>;
   /** Gives a claim back (the split failed), so a rerun need not wait for it to go stale. */

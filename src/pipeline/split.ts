@@ -6,7 +6,7 @@ import { oversize, DEFAULT_YAML_LIMITS, type YamlLimits } from '../model/yaml.js
 import type { ObjectRef } from '../source/types.js';
 import { HEADER } from '../transport/topics.js';
 import type { LastOffsets, OutRecord } from '../transport/kafka.js';
-import type { EncodedFile } from './encode.js';
+import type { EncodedFile, EncodeResult } from './encode.js';
 import type { FileEncoder } from './encoder.js';
 import type { Ledger, ObjectId } from './ledger.js';
 
@@ -80,6 +80,11 @@ async function prepare(target: { bucket: string; key: string }, deps: SplitDeps,
   const base: FileBase = { uri: ref.uri, ...obj, records: {} };
   const log = deps.log.child({ objectKey: obj.key, etag: obj.etag });
 
+  // Reading and encoding need no claim: start them alongside it, so the ledger's round trips stay
+  // off the critical path. A file found finished meanwhile just wastes its encoding.
+  const encoding: Promise<EncodeResult | undefined> =
+    ref.size > limits.maxBytes ? Promise.resolve(undefined) : deps.store.read(ref).then((bytes) => deps.encoder.encode({ uri: ref.uri, bytes }));
+  encoding.catch(() => undefined); // awaited below unless the claim says skip; never unhandled
   const claim = await deps.ledger.claim(obj, opts.runId, opts.staleAfterMs ?? 15 * 60_000);
   if (claim.outcome === 'done') {
     log.info({ status: claim.entry.status, by: claim.entry.runId }, 'already ingested, skipped');
@@ -90,14 +95,11 @@ async function prepare(target: { bucket: string; key: string }, deps: SplitDeps,
     return { final: { ...base, status: 'busy', reason: `being split by run ${claim.entry.runId}` } };
   }
   try {
-    let problems: Problem[];
-    if (ref.size > limits.maxBytes) {
-      problems = [{ file: ref.uri, document: 0, line: 1, column: 1, path: '', message: oversize(ref.size, limits.maxBytes) }];
-    } else {
-      const encoded = await deps.encoder.encode({ uri: ref.uri, bytes: await deps.store.read(ref) });
-      if (encoded.ok) return { obj, base, records: withHeaders(encoded, obj, opts), log };
-      problems = encoded.problems;
-    }
+    const encoded = await encoding;
+    if (encoded?.ok) return { obj, base, records: withHeaders(encoded, obj, opts), log };
+    const problems: Problem[] = encoded
+      ? encoded.problems
+      : [{ file: ref.uri, document: 0, line: 1, column: 1, path: '', message: oversize(ref.size, limits.maxBytes) }];
     return { final: await quarantine(ref, obj, base, problems, deps, opts, log) };
   } catch (err) {
     await release(obj, deps, opts, log);
@@ -169,7 +171,7 @@ function withHeaders(e: EncodedFile, obj: ObjectId, opts: SplitOptions): OutReco
 }
 
 /** Files prepared ahead of the one being produced: enough to keep the encoder busy, few enough to bound memory. */
-const PREFETCH = 2;
+const PREFETCH = 3;
 
 /**
  * Splits objects in order, preparing the next files (read, validate, encode) while one is being
