@@ -16,6 +16,7 @@ export const EnvSchema = z
     RAPFLOW_STATE: z.string().min(1).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     KAFKA_BROKERS: csv.default(['127.0.0.1:9092']),
+    KAFKA_FOLLOW_GROUP: z.string().min(1).default('rapflow-split-follow'),
     KAFKA_TOPIC_PREFIX: z.string().regex(/^[a-zA-Z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only').default(''),
     REGISTRY_URL: z.url().default('http://127.0.0.1:8085/apis/ccompat/v7'),
     S3_ENDPOINT: z.url().default('http://127.0.0.1:9000'),
@@ -23,6 +24,7 @@ export const EnvSchema = z
     S3_SECRET_KEY: z.string().min(8).default('rapflow-dev-secret'),
     S3_INBOX_BUCKET: z.string().min(3).default('rap-inbox'),
     S3_ARTIFACTS_BUCKET: z.string().min(3).default('rap-artifacts'),
+    S3_EVENTS_TOPIC: z.string().regex(/^[a-zA-Z0-9._-]+$/, 'a Kafka topic name').default('rap.inbox-events'),
     S3_INBOX_PREFIX: z.string().regex(/^([^/].*\/)?$/, 'a prefix ending in "/" (or empty)').default('incoming/'),
     S3_QUARANTINE_PREFIX: z.string().regex(/^[^/].*\/$/, 'a prefix ending in "/"').default('quarantine/'),
     MAX_FILE_BYTES: z.coerce.number().int().min(1024).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
@@ -40,7 +42,7 @@ export const EnvSchema = z
 export interface Config {
   log: { level: string };
   stack: { home: string | undefined; state: string | undefined };
-  kafka: { brokers: string[]; topicPrefix: string };
+  kafka: { brokers: string[]; topicPrefix: string; followGroup: string };
   registry: { url: string };
   s3: {
     endpoint: string;
@@ -50,6 +52,7 @@ export interface Config {
     artifactsBucket: string;
     inboxPrefix: string;
     quarantinePrefix: string;
+    eventsTopic: string;
   };
   cassandra: { contactPoint: string; datacenter: string; username: string; password: string; keyspace: string; replicationFactor: number };
   limits: { maxFileBytes: number };
@@ -67,7 +70,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
   return deepFreeze({
     log: { level: e.LOG_LEVEL },
     stack: { home: e.RAPFLOW_HOME, state: e.RAPFLOW_STATE },
-    kafka: { brokers: e.KAFKA_BROKERS, topicPrefix: e.KAFKA_TOPIC_PREFIX },
+    kafka: { brokers: e.KAFKA_BROKERS, topicPrefix: e.KAFKA_TOPIC_PREFIX, followGroup: e.KAFKA_FOLLOW_GROUP },
     registry: { url: e.REGISTRY_URL },
     s3: {
       endpoint: e.S3_ENDPOINT,
@@ -77,6 +80,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       artifactsBucket: e.S3_ARTIFACTS_BUCKET,
       inboxPrefix: e.S3_INBOX_PREFIX,
       quarantinePrefix: e.S3_QUARANTINE_PREFIX,
+      eventsTopic: e.S3_EVENTS_TOPIC,
     },
     cassandra: {
       contactPoint: e.CASSANDRA_CONTACT_POINT,

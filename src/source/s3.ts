@@ -130,3 +130,21 @@ export class ObjectStore {
     }
   }
 }
+
+/** MinIO's ARN for the Kafka notification target named PRIMARY (scripts/stack/minio.sh configures it). */
+export const MINIO_KAFKA_ARN = 'arn:minio:sqs::PRIMARY:kafka';
+
+/** Sends "object created" events for `prefix*suffix` in `bucket` to a notification target (idempotent). */
+export async function enableNotifications(client: Minio.Client, bucket: string, prefix: string, suffix: string, arn = MINIO_KAFKA_ARN): Promise<void> {
+  const queue = new Minio.QueueConfig(arn);
+  queue.addEvent(Minio.ObjectCreatedAll);
+  if (prefix) queue.addFilterPrefix(prefix);
+  if (suffix) queue.addFilterSuffix(suffix);
+  const config = new Minio.NotificationConfig();
+  config.add(queue);
+  try {
+    await client.setBucketNotification(bucket, config);
+  } catch (err) {
+    throw s3Error(err, `configuring notifications of ${bucket}`);
+  }
+}

@@ -4,6 +4,10 @@ import { readFile } from 'node:fs/promises';
 import type { Config } from '../config/index.js';
 import { RapflowError } from '../errors.js';
 import { stackPaths, type StackPaths } from './paths.js';
+import { enableNotifications } from '../source/s3.js';
+import { KafkaTransport } from '../transport/kafka.js';
+import { eventsTopic } from '../transport/topics.js';
+import { minioClient } from './probes.js';
 import { SERVICES, serviceByName, type ServiceDef, type StackEndpoints } from './services.js';
 import { Supervisor, type Progress } from './supervisor.js';
 
@@ -18,6 +22,8 @@ export function endpointsFrom(config: Config): StackEndpoints {
     s3AccessKey: config.s3.accessKey,
     s3SecretKey: config.s3.secretKey,
     buckets: [config.s3.inboxBucket, config.s3.artifactsBucket],
+    inboxPrefix: config.s3.inboxPrefix,
+    eventsTopic: config.s3.eventsTopic,
     cqlContactPoint: config.cassandra.contactPoint,
     cassandraDatacenter: config.cassandra.datacenter,
     cassandraUser: config.cassandra.username,
@@ -93,7 +99,17 @@ export class Stack {
         ? first
         : new RapflowError('STACK_START_FAILED', reasons, { cause: first });
     }
-    return results.map((r) => (r as PromiseFulfilledResult<ServiceReport>).value);
+    const reports = results.map((r) => (r as PromiseFulfilledResult<ServiceReport>).value);
+    if (services.some((s) => s.name === 'kafka') && services.some((s) => s.name === 'minio')) await this.wireNotifications();
+    return reports;
+  }
+
+  /** MinIO announces new inbox objects on Kafka (the event-driven start; `rapflow split --follow` listens). */
+  private async wireNotifications(): Promise<void> {
+    const ep = this.endpoints;
+    await new KafkaTransport({ brokers: [ep.kafkaBroker], clientId: 'rapflow-stack' }).ensureTopics([eventsTopic(ep.eventsTopic)]);
+    await enableNotifications(minioClient(ep), ep.buckets[0]!, ep.inboxPrefix, '');
+    this.progress(`minio: events of s3://${ep.buckets[0]}/${ep.inboxPrefix} go to Kafka topic ${ep.eventsTopic}`);
   }
 
   async status(names: string[] = []): Promise<ServiceReport[]> {

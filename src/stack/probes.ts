@@ -2,7 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import * as Minio from 'minio';
+import type * as Minio from 'minio';
+import { s3Client } from '../source/s3.js';
 import cassandra from 'cassandra-driver';
 import type { StackEndpoints } from './services.js';
 
@@ -82,15 +83,7 @@ export async function probeMinio(ep: StackEndpoints): Promise<string> {
 }
 
 export function minioClient(ep: StackEndpoints): Minio.Client {
-  const url = new URL(ep.s3Endpoint);
-  return new Minio.Client({
-    endPoint: url.hostname,
-    port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
-    useSSL: url.protocol === 'https:',
-    accessKey: ep.s3AccessKey,
-    secretKey: ep.s3SecretKey,
-    pathStyle: true,
-  });
+  return s3Client({ endpoint: ep.s3Endpoint, accessKey: ep.s3AccessKey, secretKey: ep.s3SecretKey });
 }
 
 /** Writes and reads a row over CQL. */

@@ -9,6 +9,9 @@ export interface StackEndpoints {
   s3AccessKey: string;
   s3SecretKey: string;
   buckets: string[];
+  /** Objects created under this prefix of the first bucket are announced on `eventsTopic`. */
+  inboxPrefix: string;
+  eventsTopic: string;
   cqlContactPoint: string;
   cassandraDatacenter: string;
   cassandraUser: string;

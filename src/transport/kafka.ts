@@ -138,6 +138,49 @@ export class KafkaTransport {
     return new FileProducer(producer, tuning, partitions);
   }
 
+  /**
+   * Consumes `topic` in group `groupId` from the newest offset on first start, one message at a
+   * time, committing each offset only after `handle` resolved. Resolves when `stop` is called
+   * (after the message in hand is done); rejects with the handler's error, leaving that message
+   * uncommitted so it is delivered again.
+   */
+  async follow(topic: string, groupId: string, handle: (value: Buffer | null) => Promise<void>, onReady?: () => void): Promise<{ stop: () => Promise<void>; done: Promise<void> }> {
+    const consumer = this.kafka.consumer({ groupId, allowAutoTopicCreation: false, retry: { retries: 5 } });
+    let fail: (err: unknown) => void = () => {};
+    const failed = new Promise<never>((_, reject) => (fail = reject));
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: false });
+      consumer.on(consumer.events.GROUP_JOIN, () => onReady?.());
+      await consumer.run({
+        autoCommit: false,
+        eachMessage: async ({ topic: t, partition, message }) => {
+          try {
+            await handle(message.value);
+          } catch (err) {
+            fail(err);
+            throw err;
+          }
+          await consumer.commitOffsets([{ topic: t, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+        },
+      });
+    } catch (err) {
+      await consumer.disconnect();
+      throw kafkaError(err, `following ${topic}`);
+    }
+    let stopped: () => void = () => {};
+    const stoppedP = new Promise<void>((resolve) => (stopped = resolve));
+    const done = Promise.race([stoppedP, failed]).finally(() => consumer.disconnect());
+    return {
+      stop: async () => {
+        await consumer.stop();
+        stopped();
+        await done.catch(() => undefined);
+      },
+      done,
+    };
+  }
+
   async partitionCounts(topics: string[]): Promise<Map<string, number>> {
     const admin = this.kafka.admin();
     try {

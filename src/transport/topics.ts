@@ -20,8 +20,12 @@ export function rapTopics(prefix = ''): TopicSpec[] {
     { name: topicOf('Meetup', prefix), partitions: 1, config: { 'retention.ms': week } },
     // Dead letters wait for a human: keep them a month.
     { name: topicOf('DeadLetter', prefix), partitions: 1, config: { 'retention.ms': String(30 * 24 * 3600 * 1000) } },
-    { name: `${prefix}${INBOX_EVENTS_TOPIC}`, partitions: 1, config: { 'retention.ms': week } },
   ];
+}
+
+/** Where MinIO publishes bucket events; not prefixed: the object store's configuration names it. */
+export function eventsTopic(name = INBOX_EVENTS_TOPIC): TopicSpec {
+  return { name, partitions: 1, config: { 'retention.ms': String(7 * 24 * 3600 * 1000) } };
 }
 
 /** Record headers every produced record carries (reconciliation and dead-letter provenance). */

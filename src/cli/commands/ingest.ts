@@ -1,5 +1,5 @@
 // `rapflow topics create`, `db init`, `upload`, `discover`, `split`: the batch half of the pipeline.
-import { readFile, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { loadSchemaSet, RECORD_NAMES } from '../../codec/schemas.js';
 import { projectPath } from '../../config/paths.js';
@@ -11,7 +11,9 @@ import { splitAll, type Manifest } from '../../pipeline/split.js';
 import { CqlLedger } from '../../sink/cql-ledger.js';
 import { LocalSource } from '../../source/local.js';
 import { parseS3Uri } from '../../source/s3.js';
-import { rapTopics } from '../../transport/topics.js';
+import { eventsTopic, rapTopics } from '../../transport/topics.js';
+import { objectsOfEvent, wanted } from '../../pipeline/follow.js';
+import type { Logger } from '../../observability/logger.js';
 import { DEFAULT_YAML_LIMITS } from '../../model/yaml.js';
 import { CQL_SCHEMA, cqlOf, kafkaOf, loggerOf, registryOf, runIdOf, storeOf } from '../adapters.js';
 import type { CliContext } from '../context.js';
@@ -81,45 +83,102 @@ export function registerIngest(program: Command, ctx: CliContext): void {
     .description('validate each object whole, then produce its records to Kafka in one transaction, or quarantine it')
     .argument('[objects...]', 's3://bucket/key addresses')
     .option('--from-list <file>', 'the JSON list `rapflow discover` wrote')
-    .requiredOption('--manifest <file>', 'where to write what was produced (for `rapflow verify`)')
-    .action(async (objects: string[], opts: { fromList?: string; manifest: string }) => {
+    .option('--manifest <file>', 'where to write what was produced (for `rapflow verify`); with --follow, one JSON line per event')
+    .option('--follow', 'keep running: split each object MinIO reports as created in the inbox (bucket notifications on Kafka)')
+    .action(async (objects: string[], opts: { fromList?: string; manifest?: string; follow?: boolean }) => {
       const targets = objects.map((o) => {
         const { bucket, prefix } = parseS3Uri(o);
         if (!prefix) throw new RapflowError('CONFIG_INVALID', `${o}: name an object, not a bucket`);
         return { bucket, key: prefix };
       });
       if (opts.fromList) targets.push(...(JSON.parse(await readFile(opts.fromList, 'utf8')) as { bucket: string; key: string }[]));
-      if (targets.length === 0) throw new RapflowError('CONFIG_INVALID', 'nothing to split: name objects or pass --from-list');
+      if (opts.follow && targets.length > 0) throw new RapflowError('CONFIG_INVALID', '--follow takes its objects from the events topic: name none');
+      if (!opts.follow && targets.length === 0) throw new RapflowError('CONFIG_INVALID', 'nothing to split: name objects, pass --from-list, or --follow');
+      if (!opts.follow && !opts.manifest) throw new RapflowError('CONFIG_INVALID', '--manifest <file> is required');
 
       const runId = runIdOf(c);
-      const log = loggerOf(c, 'split', Boolean(process.stderr.isTTY)).child({ runId });
-      const set = loadSchemaSet(projectPath('avro'));
-      const registered = await registryOf(c).registerAll(set, RECORD_NAMES.filter((n) => n !== 'DeadLetter'));
-      const ids: SchemaIds = new Map([...registered].map(([name, r]) => [name, { id: r.id, version: r.version }]));
-      const limits = { ...DEFAULT_YAML_LIMITS, maxBytes: c.limits.maxFileBytes };
-      const kafka = kafkaOf(c, 'split');
-      const topics = rapTopics(c.kafka.topicPrefix).map((t) => t.name);
-      const producer = await kafka.transactionalProducer(`rapflow-split-${runId}`, topics);
-      const encoder = new WorkerEncoder({ avroDir: projectPath('avro'), ids: [...ids], topicPrefix: c.kafka.topicPrefix, limits, partitions: producer.partitionsByTopic() });
-      const cql = cqlOf(c);
-      const progress = new Progress(targets.length, 'split');
-      let manifest: Manifest;
-      let error: RapflowError | undefined;
-      try {
-        await cql.connect();
-        ({ manifest, error } = await splitAll(
-          targets,
-          { store: storeOf(c), ledger: new CqlLedger(cql), producer, encoder, log },
-          { runId, topicPrefix: c.kafka.topicPrefix, quarantinePrefix: c.s3.quarantinePrefix, limits },
-          (r, done) => progress.update(done, `${r.status} ${r.key}`),
-        ));
-      } finally {
-        await Promise.allSettled([producer.close(), cql.close(), encoder.close()]);
+      const log = loggerOf(c, 'split', Boolean(process.stderr.isTTY) && !opts.follow).child({ runId });
+      const splitter = await openSplitter(ctx, runId, log);
+      if (opts.follow) {
+        await followInbox(ctx, splitter, log, opts.manifest);
+        return;
       }
-      await writeFile(opts.manifest, JSON.stringify(manifest, null, 2));
-      ctx.out(summary(manifest, opts.manifest));
-      if (error) throw error;
+      const progress = new Progress(targets.length, 'split');
+      let result: Awaited<ReturnType<Splitter['run']>>;
+      try {
+        result = await splitter.run(targets, (r, done) => progress.update(done, `${r.status} ${r.key}`));
+      } finally {
+        await splitter.close();
+      }
+      await writeFile(opts.manifest!, JSON.stringify(result.manifest, null, 2));
+      ctx.out(summary(result.manifest, opts.manifest!));
+      if (result.error) throw result.error;
     });
+}
+
+interface Splitter {
+  run(targets: { bucket: string; key: string }[], onFile?: Parameters<typeof splitAll>[3]): ReturnType<typeof splitAll>;
+  close(): Promise<void>;
+}
+
+/** Everything split needs, connected once: registry ids, a transactional producer, the encoder thread, the ledger. */
+async function openSplitter(ctx: CliContext, runId: string, log: Logger): Promise<Splitter> {
+  const c = ctx.config;
+  const set = loadSchemaSet(projectPath('avro'));
+  const registered = await registryOf(c).registerAll(set, RECORD_NAMES.filter((n) => n !== 'DeadLetter'));
+  const ids: SchemaIds = new Map([...registered].map(([name, r]) => [name, { id: r.id, version: r.version }]));
+  const limits = { ...DEFAULT_YAML_LIMITS, maxBytes: c.limits.maxFileBytes };
+  const topics = rapTopics(c.kafka.topicPrefix).map((t) => t.name);
+  const producer = await kafkaOf(c, 'split').transactionalProducer(`rapflow-split-${runId}`, topics);
+  const encoder = new WorkerEncoder({ avroDir: projectPath('avro'), ids: [...ids], topicPrefix: c.kafka.topicPrefix, limits, partitions: producer.partitionsByTopic() });
+  const cql = cqlOf(c);
+  try {
+    await cql.connect();
+  } catch (err) {
+    await Promise.allSettled([producer.close(), encoder.close()]);
+    throw err;
+  }
+  const deps = { store: storeOf(c), ledger: new CqlLedger(cql), producer, encoder, log };
+  const opts = { runId, topicPrefix: c.kafka.topicPrefix, quarantinePrefix: c.s3.quarantinePrefix, limits };
+  return {
+    run: (targets, onFile) => splitAll(targets, deps, opts, onFile),
+    close: async () => {
+      await Promise.allSettled([producer.close(), cql.close(), encoder.close()]);
+    },
+  };
+}
+
+/** The local twin of the Argo Events sensor: split inbox objects as MinIO reports them, until SIGTERM. */
+async function followInbox(ctx: CliContext, splitter: Splitter, log: Logger, manifestFile?: string): Promise<void> {
+  const c = ctx.config;
+  const kafka = kafkaOf(c, 'split-follow');
+  await kafka.ensureTopics([eventsTopic(c.s3.eventsTopic)]);
+  const follower = await kafka.follow(
+    c.s3.eventsTopic,
+    c.kafka.followGroup,
+    async (value) => {
+      const objects = objectsOfEvent(value).filter((o) => wanted(o, c.s3.inboxBucket, c.s3.inboxPrefix));
+      if (objects.length === 0) return;
+      const { manifest, error } = await splitter.run(objects);
+      if (manifestFile) await appendFile(manifestFile, `${JSON.stringify(manifest)}\n`);
+      if (error) throw error;
+    },
+    () => log.info({ topic: c.s3.eventsTopic, group: c.kafka.followGroup, bucket: c.s3.inboxBucket, prefix: c.s3.inboxPrefix }, 'following inbox events'),
+  );
+  const stop = () => {
+    log.info('stopping: finishing the file in hand');
+    void follower.stop();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  try {
+    await follower.done;
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+    await splitter.close();
+  }
+  log.info('stopped');
 }
 
 function summary(m: Manifest, path: string): string {
