@@ -120,7 +120,15 @@ async function main(): Promise<void> {
     base.push(await baseline(tuning, encoded, cpu.base));
     ours.push(await rapflowSplit(tuning, cpu.ours));
   }
+  await cql.execute(`DROP KEYSPACE ${cql.settings.keyspace}`);
   await cql.close();
+  // Leave no bench data behind: topics and objects of this run.
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: topics.map((t) => t.name) });
+  await admin.disconnect();
+  await store.client.removeObjects(bucket, files.map((f) => `incoming/${f.name}`));
+  await store.client.removeBucket(bucket);
   const baseRate = records / median(base);
   const ourRate = records / median(ours);
   const ratio = ourRate / baseRate;

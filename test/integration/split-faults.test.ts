@@ -10,7 +10,7 @@ import { generateCorpus } from '../../src/model/generate.js';
 import { recordsOf, validateFile } from '../../src/model/validate.js';
 import type { Manifest } from '../../src/pipeline/split.js';
 import { rapflow } from './cli.js';
-import { config, testStack, uniqueName } from './stack.js';
+import { config, dropKeyspace, dropTopics, testStack, uniqueName } from './stack.js';
 
 const set = loadSchemaSet('avro');
 const tmp = mkdtempSync(join(tmpdir(), 'rapflow-split-fault-'));
@@ -70,6 +70,8 @@ describe('split when the broker stops', () => {
   const stack = testStack();
   afterAll(async () => {
     await stack.up(['kafka']);
+    await dropTopics(prefix);
+    await dropKeyspace(env.CASSANDRA_KEYSPACE);
   });
 
   it('fails with 75 or finishes, and a rerun leaves exactly the expected records', async () => {
