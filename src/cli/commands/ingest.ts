@@ -116,13 +116,13 @@ export function registerIngest(program: Command, ctx: CliContext): void {
     });
 }
 
-interface Splitter {
+export interface Splitter {
   run(targets: { bucket: string; key: string }[], onFile?: Parameters<typeof splitAll>[3]): ReturnType<typeof splitAll>;
   close(): Promise<void>;
 }
 
 /** Everything split needs, connected once: registry ids, a transactional producer, the encoder thread, the ledger. */
-async function openSplitter(ctx: CliContext, runId: string, log: Logger): Promise<Splitter> {
+export async function openSplitter(ctx: CliContext, runId: string, log: Logger): Promise<Splitter> {
   const c = ctx.config;
   const set = loadSchemaSet(projectPath('avro'));
   const registered = await registryOf(c).registerAll(set, RECORD_NAMES.filter((n) => n !== 'DeadLetter'));
@@ -181,7 +181,7 @@ async function followInbox(ctx: CliContext, splitter: Splitter, log: Logger, man
   log.info('stopped');
 }
 
-function summary(m: Manifest, path: string): string {
+export function summary(m: Manifest, path: string): string {
   const by = (s: string) => m.files.filter((f) => f.status === s).length;
   const lines = [
     `run ${m.runId}: ${m.files.length} files: ${by('split')} split, ${by('quarantined')} quarantined, ${by('skipped')} already done, ${by('busy')} busy elsewhere`,
