@@ -6,6 +6,7 @@ import type { Config } from '../config/index.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { CqlSession } from '../sink/cql.js';
 import { LEDGER_TABLE } from '../sink/cql-ledger.js';
+import { TABLES } from '../sink/tables.js';
 import { ObjectStore, s3Client } from '../source/s3.js';
 import { KafkaTransport } from '../transport/kafka.js';
 
@@ -15,7 +16,7 @@ export const storeOf = (c: Config) => new ObjectStore(s3Client(c.s3));
 export const cqlOf = (c: Config) => new CqlSession({ ...c.cassandra });
 
 /** Every table rapflow's Cassandra keyspace holds; `rapflow db init` creates them. */
-export const CQL_SCHEMA = [LEDGER_TABLE];
+export const CQL_SCHEMA = [LEDGER_TABLE, ...TABLES];
 
 /** Argo passes the workflow's uid as RUN_ID; by hand, a fresh one per command. */
 export const runIdOf = (c: Config) => c.runId ?? `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomUUID().slice(0, 8)}`;

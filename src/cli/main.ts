@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
 import { exitCodeOf, RapflowError } from '../errors.js';
+import { registerConsume } from './commands/consume.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerSchema } from './commands/schema.js';
@@ -21,6 +22,7 @@ function buildProgram(ctx: CliContext): Command {
   registerSchema(program, ctx);
   registerGenerate(program, ctx);
   registerIngest(program, ctx);
+  registerConsume(program, ctx);
   registerRun(program, ctx);
   return program;
 }

@@ -16,6 +16,7 @@ export const EnvSchema = z
     RAPFLOW_STATE: z.string().min(1).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     KAFKA_BROKERS: csv.default(['127.0.0.1:9092']),
+    KAFKA_CONSUMER_GROUP: z.string().min(1).default('rapflow-consume'),
     KAFKA_FOLLOW_GROUP: z.string().min(1).default('rapflow-split-follow'),
     KAFKA_TOPIC_PREFIX: z.string().regex(/^[a-zA-Z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only').default(''),
     REGISTRY_URL: z.url().default('http://127.0.0.1:8085/apis/ccompat/v7'),
@@ -42,7 +43,7 @@ export const EnvSchema = z
 export interface Config {
   log: { level: string };
   stack: { home: string | undefined; state: string | undefined };
-  kafka: { brokers: string[]; topicPrefix: string; followGroup: string };
+  kafka: { brokers: string[]; topicPrefix: string; followGroup: string; consumerGroup: string };
   registry: { url: string };
   s3: {
     endpoint: string;
@@ -70,7 +71,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
   return deepFreeze({
     log: { level: e.LOG_LEVEL },
     stack: { home: e.RAPFLOW_HOME, state: e.RAPFLOW_STATE },
-    kafka: { brokers: e.KAFKA_BROKERS, topicPrefix: e.KAFKA_TOPIC_PREFIX, followGroup: e.KAFKA_FOLLOW_GROUP },
+    kafka: { brokers: e.KAFKA_BROKERS, topicPrefix: e.KAFKA_TOPIC_PREFIX, followGroup: e.KAFKA_FOLLOW_GROUP, consumerGroup: e.KAFKA_CONSUMER_GROUP },
     registry: { url: e.REGISTRY_URL },
     s3: {
       endpoint: e.S3_ENDPOINT,

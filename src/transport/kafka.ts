@@ -1,5 +1,6 @@
 // Kafka adapter (kafkajs): topics, a transactional producer, consumers; kafkajs errors become ours here.
 import kafkajs, { CompressionTypes, Kafka, logLevel, Partitioners, type Producer, type RecordMetadata } from 'kafkajs';
+export type { Producer } from 'kafkajs';
 import { RapflowError } from '../errors.js';
 import { partitionFor } from './partition.js';
 import type { TopicSpec } from './topics.js';
@@ -12,6 +13,16 @@ const {
   KafkaJSProtocolError,
   KafkaJSSASLAuthenticationError,
 } = kafkajs;
+
+/** A consumed message as the pipeline sees it (pipeline/consume.ts InMessage has the same shape). */
+export interface InMessageLike {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
 
 export interface KafkaSettings {
   brokers: string[];
@@ -179,6 +190,85 @@ export class KafkaTransport {
       },
       done,
     };
+  }
+
+  /**
+   * A consumer group on `topics` handing over batches of at most `maxBatch` messages; offsets are
+   * committed only after `handle` resolved. The first error of `handle` stops the consumer (no
+   * silent restart loop) and rejects `done`; `stop()` finishes the batch in hand and leaves the group.
+   */
+  async consumeBatches(
+    topics: string[],
+    groupId: string,
+    handle: (messages: InMessageLike[], heartbeat: () => Promise<void>) => Promise<void>,
+    maxBatch = 500,
+  ): Promise<{ stop: () => Promise<void>; done: Promise<void> }> {
+    const consumer = this.kafka.consumer({
+      groupId,
+      allowAutoTopicCreation: false,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      retry: { retries: 5, restartOnFailure: () => Promise.resolve(false) },
+    });
+    let fail: (err: unknown) => void = () => {};
+    const failed = new Promise<never>((_, reject) => (fail = reject));
+    failed.catch(() => undefined);
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+          for (let i = 0; i < batch.messages.length && isRunning() && !isStale(); i += maxBatch) {
+            const slice = batch.messages.slice(i, i + maxBatch);
+            const messages = slice.map((m) => ({
+              topic: batch.topic,
+              partition: batch.partition,
+              offset: m.offset,
+              key: m.key,
+              value: m.value,
+              headers: Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v)])),
+            }));
+            try {
+              await handle(messages, heartbeat);
+            } catch (err) {
+              fail(err);
+              throw err;
+            }
+            const last = slice.at(-1)!.offset;
+            resolveOffset(last);
+            await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+            await heartbeat();
+          }
+        },
+      });
+    } catch (err) {
+      await consumer.disconnect();
+      throw kafkaError(err, 'starting the consumer');
+    }
+    let stopped: () => void = () => {};
+    const stoppedP = new Promise<void>((resolve) => (stopped = resolve));
+    const done = Promise.race([stoppedP, failed]).finally(() => consumer.disconnect());
+    return {
+      stop: async () => {
+        await consumer.stop();
+        stopped();
+        await done.catch(() => undefined);
+      },
+      done,
+    };
+  }
+
+  /** A plain idempotent producer (acks=all), for dead letters. */
+  async producer(): Promise<Producer> {
+    const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+    try {
+      await producer.connect();
+    } catch (err) {
+      throw kafkaError(err, 'connecting the producer');
+    }
+    return producer;
   }
 
   async partitionCounts(topics: string[]): Promise<Map<string, number>> {

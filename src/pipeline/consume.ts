@@ -1,0 +1,82 @@
+// The consume stage, over interfaces: decode a batch, write its rows, dead-letter what cannot be written.
+import type { Logger } from 'pino';
+import type { RecordName } from '../codec/schemas.js';
+import { classify, RapflowError } from '../errors.js';
+import { withRetry, type RetryPolicy } from '../retry.js';
+import { rowsOf, type Row } from '../sink/tables.js';
+
+export interface InMessage {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
+
+export interface Decoded {
+  name: RecordName;
+  record: Record<string, unknown>;
+}
+
+export interface ConsumeDeps {
+  /** Decodes with the writer's schema, resolved to ours; throws RECORD_UNDECODABLE for poison. */
+  decode(m: InMessage): Promise<Decoded>;
+  sink: { write(rows: Row[]): Promise<{ index: number; error: RapflowError }[]> };
+  deadLetter(m: InMessage, error: RapflowError): Promise<void>;
+  log: Logger;
+  /** Called between retries so the group does not think the consumer died (kafkajs heartbeat). */
+  heartbeat: () => Promise<void>;
+  retry: RetryPolicy;
+}
+
+export interface BatchOutcome {
+  records: number;
+  written: number;
+  deadLettered: number;
+  retries: number;
+}
+
+/**
+ * Processes one batch completely: afterwards every message is either written or dead-lettered,
+ * so the caller may commit past it. Retryable failures are retried (bounded) and then thrown,
+ * leaving the batch uncommitted to be delivered again.
+ */
+export async function processBatch(messages: InMessage[], deps: ConsumeDeps): Promise<BatchOutcome> {
+  const outcome: BatchOutcome = { records: messages.length, written: 0, deadLettered: 0, retries: 0 };
+  const poison: { m: InMessage; error: RapflowError }[] = [];
+  const rows: Row[] = [];
+  const owner: number[] = []; // rows[i] belongs to messages[owner[i]]
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
+    let decoded: Decoded;
+    try {
+      decoded = await withRetry(() => deps.decode(m), deps.retry, { onRetry: () => void deps.heartbeat() });
+    } catch (err) {
+      if (classify(err) !== 'poison') throw err;
+      poison.push({ m, error: err as RapflowError });
+      continue;
+    }
+    for (const row of rowsOf(decoded.name, decoded.record)) {
+      rows.push(row);
+      owner.push(i);
+    }
+  }
+  const failures = await withRetry(() => deps.sink.write(rows), deps.retry, {
+    onRetry: (err, attempt, delay) => {
+      outcome.retries++;
+      deps.log.warn({ err, attempt, delayMs: delay }, 'sink unavailable, retrying the batch');
+      void deps.heartbeat();
+    },
+  });
+  const failed = new Map<number, RapflowError>();
+  for (const f of failures) failed.set(owner[f.index]!, f.error);
+  for (const [i, error] of failed) poison.push({ m: messages[i]!, error });
+  for (const p of poison) {
+    await withRetry(() => deps.deadLetter(p.m, p.error), deps.retry);
+    deps.log.warn({ topic: p.m.topic, partition: p.m.partition, offset: p.m.offset, code: p.error.code, reason: p.error.message }, 'record dead-lettered');
+  }
+  outcome.deadLettered = poison.length;
+  outcome.written = messages.length - poison.length;
+  return outcome;
+}

@@ -1,0 +1,135 @@
+// split -> consume -> Cassandra, read back row by row; replays change nothing; poison goes to the dead-letter topic.
+import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Registry } from '../../src/codec/registry.js';
+import { loadSchemaSet, topicOf } from '../../src/codec/schemas.js';
+import { recordsOf, validateFile } from '../../src/model/validate.js';
+import { CqlSession } from '../../src/sink/cql.js';
+import { minioClient } from '../../src/stack/probes.js';
+import { rapflow } from './cli.js';
+import { config, dropKeyspace, dropTopics, endpoints, uniqueName } from './stack.js';
+
+const set = loadSchemaSet('avro');
+const tmp = mkdtempSync(join(tmpdir(), 'rapflow-consume-'));
+const prefix = `${uniqueName('consume')}.`;
+const env = {
+  KAFKA_TOPIC_PREFIX: prefix,
+  S3_INBOX_BUCKET: uniqueName('consume'),
+  CASSANDRA_KEYSPACE: uniqueName('consume', '_'),
+  KAFKA_CONSUMER_GROUP: uniqueName('consume'),
+  LOG_LEVEL: 'warn',
+};
+const kafka = new Kafka({ clientId: 'consume-test', brokers: config.kafka.brokers, logLevel: logLevel.NOTHING });
+const cql = new CqlSession({ ...config.cassandra, keyspace: env.CASSANDRA_KEYSPACE });
+
+const expected = readdirSync('data')
+  .filter((f) => f.endsWith('.yaml'))
+  .map((f) => recordsOf(validateFile(f, readFileSync(join('data', f)), set.types)))
+  .reduce((a, r) => ({ songs: [...a.songs, ...r.songs], lines: [...a.lines, ...r.lines], artists: [...a.artists, ...r.artists], meetups: [...a.meetups, ...r.meetups] }));
+
+/** Everything in the keyspace, as plain comparable values. */
+async function snapshot() {
+  const all = async (table: string) => (await cql.execute(`SELECT * FROM ${env.CASSANDRA_KEYSPACE}.${table}`, [], { fetchSize: 5_000 })).rows;
+  const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
+  return {
+    songs: (await all('songs')).map((r) => ({ id: str(r.get('id')), title: r.get('title') as string, artist: r.get('artist') as string, releaseDate: str(r.get('release_date')), lineCount: r.get('line_count') as number })).sort((a, b) => a.id!.localeCompare(b.id!)),
+    byArtist: (await all('songs_by_artist')).length,
+    lines: (await all('lyric_lines')).map((r) => ({ id: str(r.get('id')), songId: str(r.get('song_id')), lineNumber: r.get('line_number') as number, text: r.get('text') as string, section: r.get('section') as string })).sort((a, b) => a.id!.localeCompare(b.id!)),
+    artists: (await all('artists')).map((r) => ({ id: str(r.get('id')), name: r.get('name') as string })).sort((a, b) => a.id!.localeCompare(b.id!)),
+    meetups: (await all('meetups')).map((r) => ({ id: str(r.get('id')), title: r.get('title') as string, setlist: JSON.parse(r.get('setlist') as string) as unknown })).sort((a, b) => a.id!.localeCompare(b.id!)),
+  };
+}
+
+describe('consume: Kafka to Cassandra', () => {
+  beforeAll(async () => {
+    for (const args of [['db', 'init'], ['topics', 'create'], ['upload', 'data/']]) expect((await rapflow(args, env)).code).toBe(0);
+    expect((await rapflow(['discover', '--out', join(tmp, 'todo.json')], env)).code).toBe(0);
+    const split = await rapflow(['split', '--from-list', join(tmp, 'todo.json'), '--manifest', join(tmp, 'm.json')], env);
+    expect(split.code, split.stderr).toBe(0);
+    await cql.connect();
+  });
+
+  afterAll(async () => {
+    await cql.close();
+    await dropTopics(prefix);
+    await dropKeyspace(env.CASSANDRA_KEYSPACE);
+    const s3 = minioClient(endpoints);
+    const names: string[] = [];
+    for await (const o of s3.listObjectsV2(env.S3_INBOX_BUCKET, '', true)) names.push((o as { name: string }).name);
+    await s3.removeObjects(env.S3_INBOX_BUCKET, names);
+    await s3.removeBucket(env.S3_INBOX_BUCKET);
+  });
+
+  it('writes exactly the sample data into every table', async () => {
+    const r = await rapflow(['consume', '--idle-exit', '3'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('consumed 534 records: 534 written, 0 dead-lettered');
+    const rows = await snapshot();
+    const byId = <T extends { id: string | null }>(xs: T[]) => [...xs].sort((a, b) => a.id!.localeCompare(b.id!));
+    expect(rows.songs).toEqual(byId(expected.songs.map((s) => ({ id: s.id, title: s.title, artist: s.artist, releaseDate: s.releaseDate, lineCount: s.lineCount }))));
+    expect(rows.byArtist).toBe(expected.songs.length);
+    expect(rows.lines).toEqual(byId(expected.lines.map((l) => ({ id: l.id, songId: l.songId, lineNumber: l.lineNumber, text: l.text, section: l.section }))));
+    expect(rows.artists).toEqual(byId(expected.artists.map((a) => ({ id: a.id, name: a.name }))));
+    expect(rows.meetups).toEqual(byId(expected.meetups.map((m) => ({ id: m.id, title: m.title, setlist: m.setlist }))));
+  });
+
+  it('changes nothing when the same records are consumed again (a new group replays from the start)', async () => {
+    const before = await snapshot();
+    const r = await rapflow(['consume', '--idle-exit', '3'], { ...env, KAFKA_CONSUMER_GROUP: uniqueName('replay') });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('consumed 534 records: 534 written');
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('dead-letters garbage bytes and an unknown schema id with their reasons, and writes the rest', async () => {
+    const producer = kafka.producer();
+    await producer.connect();
+    const registry = new Registry(config.registry.url, prefix);
+    const ids = await registry.registerAll(set, ['LyricLine']);
+    const good = { ...expected.lines[0]!, text: 'a line that arrives after the poison' };
+    const goodValue = await registry.encode(ids.get('LyricLine')!.id, good);
+    const unknownId = Buffer.concat([Buffer.from([0, 0x7f, 0xff, 0xff, 0xf0]), Buffer.from('whatever')]);
+    await producer.send({
+      topic: topicOf('LyricLine', prefix),
+      messages: [
+        { key: 'garbage', value: Buffer.from('definitely not avro'), headers: { 'rapflow.source.key': 'incoming/none.yaml' } },
+        { key: 'unknown-id', value: unknownId },
+        { key: good.id, value: goodValue },
+      ],
+    });
+    await producer.disconnect();
+
+    const r = await rapflow(['consume', '--idle-exit', '3'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('consumed 3 records: 1 written, 2 dead-lettered');
+    const line = await cql.execute(`SELECT text FROM ${env.CASSANDRA_KEYSPACE}.lyric_lines WHERE song_id = ? AND line_number = ?`, [good.songId, good.lineNumber]);
+    expect(line.first()?.get('text')).toBe('a line that arrives after the poison');
+
+    const consumer = kafka.consumer({ groupId: uniqueName('dlq-reader') });
+    await consumer.connect();
+    await consumer.subscribe({ topic: topicOf('DeadLetter', prefix), fromBeginning: true });
+    const letters: { key: string; headers: Record<string, string>; value: Record<string, unknown> }[] = [];
+    const dlqRegistry = new Registry(config.registry.url);
+    await new Promise<void>((resolve) => {
+      void consumer.run({
+        eachMessage: async ({ message }) => {
+          const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
+          letters.push({ key: message.key!.toString(), headers, value: (await dlqRegistry.decode(message.value!)) as Record<string, unknown> });
+          if (letters.length === 2) resolve();
+        },
+      });
+    });
+    await consumer.disconnect();
+    const byKey = Object.fromEntries(letters.map((l) => [l.key, l]));
+    expect(byKey.garbage!.headers['rapflow.dlq.code']).toBe('RECORD_UNDECODABLE');
+    expect(byKey.garbage!.headers['rapflow.dlq.reason']).toMatch(/not in Confluent wire format/);
+    expect(byKey.garbage!.headers['rapflow.source.key']).toBe('incoming/none.yaml');
+    expect(byKey.garbage!.value).toMatchObject({ sourceTopic: topicOf('LyricLine', prefix), errorCode: 'RECORD_UNDECODABLE', consumerGroup: env.KAFKA_CONSUMER_GROUP });
+    expect(Buffer.from(byKey.garbage!.value.value as Buffer).toString()).toBe('definitely not avro');
+    expect(byKey['unknown-id']!.headers['rapflow.dlq.reason']).toMatch(/404|not found|schema/i);
+  });
+});
