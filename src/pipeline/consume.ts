@@ -1,7 +1,7 @@
 // The consume stage, over interfaces: decode a batch, write its rows, dead-letter what cannot be written.
 import type { Logger } from 'pino';
 import type { RecordName } from '../codec/schemas.js';
-import { classify, RapflowError } from '../errors.js';
+import { classify, type RapflowError } from '../errors.js';
 import { withRetry, type RetryPolicy } from '../retry.js';
 import { rowsOf, type Row } from '../sink/tables.js';
 

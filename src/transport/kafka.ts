@@ -1,5 +1,5 @@
 // Kafka adapter (kafkajs): topics, a transactional producer, consumers; kafkajs errors become ours here.
-import kafkajs, { CompressionTypes, Kafka, logLevel, Partitioners, type Producer, type RecordMetadata } from 'kafkajs';
+import kafkajs, { CompressionTypes, Kafka, logLevel, Partitioners, type Consumer, type Producer, type RecordMetadata } from 'kafkajs';
 export type { Producer } from 'kafkajs';
 import { RapflowError } from '../errors.js';
 import { partitionFor } from './partition.js';
@@ -87,6 +87,45 @@ export function kafkaError(err: unknown, what: string): RapflowError {
   return new RapflowError('INTERNAL', `${what}: Kafka error ${message}`, { cause: err });
 }
 
+/** What a running consumer gives its owner: stop it (after the work in hand), or learn that it failed. */
+export interface RunningConsumer {
+  stop: () => Promise<void>;
+  /** Resolves after stop(); rejects with the first error of the handler. */
+  done: Promise<void>;
+}
+
+/**
+ * Connects, subscribes and runs a consumer whose handler reports its first error through
+ * `fail` (stopping it: no silent restart loop); the consumer leaves the group when done.
+ */
+async function runConsumer(
+  consumer: Consumer,
+  what: string,
+  start: (fail: (err: unknown) => void) => Promise<void>,
+): Promise<RunningConsumer> {
+  let fail: (err: unknown) => void = () => {};
+  const failed = new Promise<never>((_, reject) => (fail = reject));
+  failed.catch(() => undefined); // observed through `done`
+  try {
+    await consumer.connect();
+    await start(fail);
+  } catch (err) {
+    await consumer.disconnect();
+    throw kafkaError(err, what);
+  }
+  let stopped: () => void = () => {};
+  const stoppedP = new Promise<void>((resolve) => (stopped = resolve));
+  const done = Promise.race([stoppedP, failed]).finally(() => consumer.disconnect());
+  return {
+    stop: async () => {
+      await consumer.stop();
+      stopped();
+      await done.catch(() => undefined);
+    },
+    done,
+  };
+}
+
 export class KafkaTransport {
   readonly kafka: Kafka;
 
@@ -155,12 +194,9 @@ export class KafkaTransport {
    * (after the message in hand is done); rejects with the handler's error, leaving that message
    * uncommitted so it is delivered again.
    */
-  async follow(topic: string, groupId: string, handle: (value: Buffer | null) => Promise<void>, onReady?: () => void): Promise<{ stop: () => Promise<void>; done: Promise<void> }> {
-    const consumer = this.kafka.consumer({ groupId, allowAutoTopicCreation: false, retry: { retries: 5 } });
-    let fail: (err: unknown) => void = () => {};
-    const failed = new Promise<never>((_, reject) => (fail = reject));
-    try {
-      await consumer.connect();
+  async follow(topic: string, groupId: string, handle: (value: Buffer | null) => Promise<void>, onReady?: () => void): Promise<RunningConsumer> {
+    const consumer = this.kafka.consumer({ groupId, allowAutoTopicCreation: false, retry: { retries: 5, restartOnFailure: () => Promise.resolve(false) } });
+    return runConsumer(consumer, `following ${topic}`, async (fail) => {
       await consumer.subscribe({ topic, fromBeginning: false });
       consumer.on(consumer.events.GROUP_JOIN, () => onReady?.());
       await consumer.run({
@@ -175,21 +211,7 @@ export class KafkaTransport {
           await consumer.commitOffsets([{ topic: t, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
         },
       });
-    } catch (err) {
-      await consumer.disconnect();
-      throw kafkaError(err, `following ${topic}`);
-    }
-    let stopped: () => void = () => {};
-    const stoppedP = new Promise<void>((resolve) => (stopped = resolve));
-    const done = Promise.race([stoppedP, failed]).finally(() => consumer.disconnect());
-    return {
-      stop: async () => {
-        await consumer.stop();
-        stopped();
-        await done.catch(() => undefined);
-      },
-      done,
-    };
+    });
   }
 
   /**
@@ -202,7 +224,7 @@ export class KafkaTransport {
     groupId: string,
     handle: (messages: InMessageLike[], heartbeat: () => Promise<void>) => Promise<void>,
     maxBatch = 500,
-  ): Promise<{ stop: () => Promise<void>; done: Promise<void> }> {
+  ): Promise<RunningConsumer> {
     const consumer = this.kafka.consumer({
       groupId,
       allowAutoTopicCreation: false,
@@ -210,17 +232,15 @@ export class KafkaTransport {
       heartbeatInterval: 3_000,
       retry: { retries: 5, restartOnFailure: () => Promise.resolve(false) },
     });
-    let fail: (err: unknown) => void = () => {};
-    const failed = new Promise<never>((_, reject) => (fail = reject));
-    failed.catch(() => undefined);
-    try {
-      await consumer.connect();
+    return runConsumer(consumer, 'starting the consumer', async (fail) => {
       await consumer.subscribe({ topics, fromBeginning: true });
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
-        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-          for (let i = 0; i < batch.messages.length && isRunning() && !isStale(); i += maxBatch) {
+        eachBatch: async (payload) => {
+          const { batch } = payload;
+          const heartbeat = () => payload.heartbeat();
+          for (let i = 0; i < batch.messages.length && payload.isRunning() && !payload.isStale(); i += maxBatch) {
             const slice = batch.messages.slice(i, i + maxBatch);
             const messages = slice.map((m) => ({
               topic: batch.topic,
@@ -237,27 +257,13 @@ export class KafkaTransport {
               throw err;
             }
             const last = slice.at(-1)!.offset;
-            resolveOffset(last);
+            payload.resolveOffset(last);
             await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
             await heartbeat();
           }
         },
       });
-    } catch (err) {
-      await consumer.disconnect();
-      throw kafkaError(err, 'starting the consumer');
-    }
-    let stopped: () => void = () => {};
-    const stoppedP = new Promise<void>((resolve) => (stopped = resolve));
-    const done = Promise.race([stoppedP, failed]).finally(() => consumer.disconnect());
-    return {
-      stop: async () => {
-        await consumer.stop();
-        stopped();
-        await done.catch(() => undefined);
-      },
-      done,
-    };
+    });
   }
 
   /** A plain idempotent producer (acks=all), for dead letters. */
