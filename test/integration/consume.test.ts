@@ -34,7 +34,7 @@ const expected = readdirSync('data')
 /** Everything in the keyspace, as plain comparable values. */
 async function snapshot() {
   const all = async (table: string) => (await cql.execute(`SELECT * FROM ${env.CASSANDRA_KEYSPACE}.${table}`, [], { fetchSize: 5_000 })).rows;
-  const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
+  const str = (v: unknown) => (v === null || v === undefined ? null : (v as { toString(): string }).toString());
   return {
     songs: (await all('songs')).map((r) => ({ id: str(r.get('id')), title: r.get('title') as string, artist: r.get('artist') as string, releaseDate: str(r.get('release_date')), lineCount: r.get('line_count') as number })).sort((a, b) => a.id!.localeCompare(b.id!)),
     byArtist: (await all('songs_by_artist')).length,
