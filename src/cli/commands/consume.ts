@@ -7,8 +7,98 @@ import { classify, RapflowError } from '../../errors.js';
 import { processBatch, type InMessage } from '../../pipeline/consume.js';
 import { DEFAULT_RETRY } from '../../retry.js';
 import { CqlSink } from '../../sink/cql-sink.js';
+import type { Logger } from '../../observability/logger.js';
 import { cqlOf, kafkaOf, loggerOf, registryOf } from '../adapters.js';
 import type { CliContext } from '../context.js';
+
+export interface ConsumeTotals {
+  records: number;
+  written: number;
+  deadLettered: number;
+  retries: number;
+}
+
+/** A running consumer with everything it holds; `finished` settles after it stopped and let go of its connections. */
+export interface ConsumerHandle {
+  stop: () => Promise<void>;
+  finished: Promise<ConsumeTotals>;
+  /** Time of the last batch (or of the start). */
+  lastActivity: () => number;
+}
+
+export async function startConsumer(ctx: CliContext, log: Logger): Promise<ConsumerHandle> {
+  const c = ctx.config;
+  const set = loadSchemaSet(projectPath('avro'));
+  const registry = registryOf(c);
+  const dlqSchema = (await registry.registerAll(set, ['DeadLetter'])).get('DeadLetter')!;
+  const nameByTopic = new Map<string, RecordName>(RECORD_NAMES.filter((n) => n !== 'DeadLetter').map((n) => [topicOf(n, c.kafka.topicPrefix), n]));
+  const kafka = kafkaOf(c, 'consume');
+  const dlqTopic = topicOf('DeadLetter', c.kafka.topicPrefix);
+  const dlq = await kafka.producer();
+  const cql = cqlOf(c);
+  try {
+    await cql.connect();
+  } catch (err) {
+    await dlq.disconnect();
+    throw err;
+  }
+  const sink = new CqlSink(cql);
+
+  const decode = async (m: InMessage) => {
+    const name = nameByTopic.get(m.topic)!;
+    schemaIdOf(m.value); // not Confluent-framed: poison, before asking the registry anything
+    try {
+      return { name, record: (await registry.decode(m.value!, set.bundled.get(name))) as Record<string, unknown> };
+    } catch (err) {
+      if (classify(err) === 'retryable') throw err;
+      throw new RapflowError('RECORD_UNDECODABLE', err instanceof Error ? err.message : 'undecodable', { cause: err });
+    }
+  };
+  const deadLetter = async (m: InMessage, error: RapflowError) => {
+    const value = frame(set.types.get('DeadLetter')!, dlqSchema.id, {
+      sourceTopic: m.topic,
+      sourcePartition: m.partition,
+      sourceOffset: Number(m.offset),
+      key: m.key,
+      value: m.value,
+      errorCode: error.code,
+      reason: error.message,
+      failedAt: new Date(),
+      consumerGroup: c.kafka.consumerGroup,
+    });
+    await dlq.send({
+      topic: dlqTopic,
+      acks: -1,
+      messages: [{ key: m.key, value, headers: { ...m.headers, 'rapflow.dlq.code': error.code, 'rapflow.dlq.reason': error.message.slice(0, 1000) } }],
+    });
+  };
+
+  let last = Date.now();
+  const totals: ConsumeTotals = { records: 0, written: 0, deadLettered: 0, retries: 0 };
+  let consumer;
+  try {
+    consumer = await kafka.consumeBatches([...nameByTopic.keys()], c.kafka.consumerGroup, async (messages, heartbeat) => {
+      last = Date.now();
+      const t0 = Date.now();
+      const o = await processBatch(messages, { decode, sink, deadLetter, log, heartbeat, retry: DEFAULT_RETRY });
+      totals.records += o.records;
+      totals.written += o.written;
+      totals.deadLettered += o.deadLettered;
+      totals.retries += o.retries;
+      log.info({ topic: messages[0]!.topic, partition: messages[0]!.partition, ...o, ms: Date.now() - t0 }, 'batch written');
+      last = Date.now();
+    });
+  } catch (err) {
+    await Promise.allSettled([dlq.disconnect(), cql.close()]);
+    throw err;
+  }
+  log.info({ group: c.kafka.consumerGroup, topics: [...nameByTopic.keys()] }, 'consuming');
+  const finished = consumer.done.finally(async () => {
+    await Promise.allSettled([dlq.disconnect(), cql.close()]);
+    log.info(totals, 'stopped');
+  });
+  return { stop: consumer.stop, finished: finished.then(() => totals), lastActivity: () => last };
+}
 
 export function registerConsume(program: Command, ctx: CliContext): void {
   program
@@ -16,77 +106,25 @@ export function registerConsume(program: Command, ctx: CliContext): void {
     .description('consume the rap topics into Cassandra: decode, write in batches, dead-letter poison records, commit after writing')
     .addOption(new Option('--idle-exit <seconds>', 'stop once no record arrived for this long (for runs and tests; a Deployment never sets it)').argParser(Number))
     .action(async (opts: { idleExit?: number }) => {
-      const c = ctx.config;
-      const log = loggerOf(c, 'consume', false);
-      const set = loadSchemaSet(projectPath('avro'));
-      const registry = registryOf(c);
-      const dlqSchema = (await registry.registerAll(set, ['DeadLetter'])).get('DeadLetter')!;
-      const nameByTopic = new Map<string, RecordName>(RECORD_NAMES.filter((n) => n !== 'DeadLetter').map((n) => [topicOf(n, c.kafka.topicPrefix), n]));
-      const kafka = kafkaOf(c, 'consume');
-      const dlqTopic = topicOf('DeadLetter', c.kafka.topicPrefix);
-      const dlq = await kafka.producer();
-      const cql = cqlOf(c);
-      await cql.connect();
-      const sink = new CqlSink(cql);
-
-      const decode = async (m: InMessage) => {
-        const name = nameByTopic.get(m.topic)!;
-        schemaIdOf(m.value); // not Confluent-framed: poison, before asking the registry anything
-        try {
-          return { name, record: (await registry.decode(m.value!, set.bundled.get(name))) as Record<string, unknown> };
-        } catch (err) {
-          if (classify(err) === 'retryable') throw err;
-          throw new RapflowError('RECORD_UNDECODABLE', err instanceof Error ? err.message : 'undecodable', { cause: err });
-        }
-      };
-      const deadLetter = async (m: InMessage, error: RapflowError) => {
-        const value = frame(set.types.get('DeadLetter')!, dlqSchema.id, {
-          sourceTopic: m.topic,
-          sourcePartition: m.partition,
-          sourceOffset: Number(m.offset),
-          key: m.key,
-          value: m.value,
-          errorCode: error.code,
-          reason: error.message,
-          failedAt: new Date(),
-          consumerGroup: c.kafka.consumerGroup,
-        });
-        await dlq.send({
-          topic: dlqTopic,
-          acks: -1,
-          messages: [{ key: m.key, value, headers: { ...m.headers, 'rapflow.dlq.code': error.code, 'rapflow.dlq.reason': error.message.slice(0, 1000) } }],
-        });
-      };
-
-      let last = Date.now();
-      const totals = { records: 0, written: 0, deadLettered: 0, retries: 0 };
-      const consumer = await kafka.consumeBatches([...nameByTopic.keys()], c.kafka.consumerGroup, async (messages, heartbeat) => {
-        last = Date.now();
-        const t0 = Date.now();
-        const o = await processBatch(messages, { decode, sink, deadLetter, log, heartbeat, retry: DEFAULT_RETRY });
-        for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += o[k];
-        log.info({ topic: messages[0]!.topic, partition: messages[0]!.partition, ...o, ms: Date.now() - t0 }, 'batch written');
-        last = Date.now();
-      });
-      log.info({ group: c.kafka.consumerGroup, topics: [...nameByTopic.keys()] }, 'consuming');
-
-      const stop = () => void consumer.stop();
+      const handle = await startConsumer(ctx, loggerOf(ctx.config, 'consume', false));
+      const stop = () => void handle.stop();
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
-      const idle = opts.idleExit
-        ? setInterval(() => {
-            if (Date.now() - last > opts.idleExit! * 1000) stop();
-          }, 250)
-        : undefined;
+      const idle = opts.idleExit ? stopWhenIdle(handle, opts.idleExit) : undefined;
       try {
-        await consumer.done;
+        const t = await handle.finished;
+        ctx.out(`consumed ${t.records} records: ${t.written} written, ${t.deadLettered} dead-lettered, ${t.retries} retried batches`);
       } finally {
         if (idle) clearInterval(idle);
         process.off('SIGTERM', stop);
         process.off('SIGINT', stop);
-        await Promise.allSettled([dlq.disconnect(), cql.close()]);
-        log.info(totals, 'stopped');
       }
-      ctx.out(`consumed ${totals.records} records: ${totals.written} written, ${totals.deadLettered} dead-lettered, ${totals.retries} retried batches`);
     });
+}
+
+/** Stops the consumer once nothing arrived for `seconds`: how a run knows it has drained the topics. */
+export function stopWhenIdle(handle: ConsumerHandle, seconds: number): NodeJS.Timeout {
+  return setInterval(() => {
+    if (Date.now() - handle.lastActivity() > seconds * 1000) void handle.stop();
+  }, 250);
 }

@@ -13,6 +13,7 @@ import { CQL_SCHEMA, cqlOf, kafkaOf, loggerOf, registryOf, runIdOf, storeOf } fr
 import type { CliContext } from '../context.js';
 import { formatReports } from '../format.js';
 import { openSplitter, summary } from './ingest.js';
+import { startConsumer, stopWhenIdle } from './consume.js';
 import { stackFrom } from './stack.js';
 
 export function registerRun(program: Command, ctx: CliContext): void {
@@ -72,6 +73,16 @@ export function registerRun(program: Command, ctx: CliContext): void {
         }
       });
 
+      const consumed = await step('consume', async () => {
+        const handle = await startConsumer(ctx, loggerOf(c, 'consume', true));
+        const idle = stopWhenIdle(handle, 3);
+        try {
+          return await handle.finished;
+        } finally {
+          clearInterval(idle);
+        }
+      });
+
       const invalid = report.files.filter((f) => !f.valid);
       ctx.out('');
       ctx.out(`data: ${report.files.length} files validated, ${invalid.length} invalid; ${uploaded.length} uploaded; ${found.todo.length} new, ${found.finished} already ingested`);
@@ -81,8 +92,9 @@ export function registerRun(program: Command, ctx: CliContext): void {
       } else {
         ctx.out('split: nothing new (every file is already in the ledger)');
       }
+      ctx.out(`consume: ${consumed.records} records read, ${consumed.written} written to Cassandra keyspace ${c.cassandra.keyspace}, ${consumed.deadLettered} dead-lettered`);
       ctx.out(`time per step: ${times.map(([n, s]) => `${n} ${s.toFixed(1)} s`).join(', ')}`);
-      ctx.out('\nNext stages, not built yet: consume into Cassandra, verify, report.');
+      ctx.out('\nNext stages, not built yet: verify, query, report.');
       if (result?.error) throw result.error;
     });
 }
