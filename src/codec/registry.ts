@@ -106,6 +106,11 @@ export class Registry {
     return out;
   }
 
+  /** Answers when the registry answers (readiness). */
+  async ping(): Promise<void> {
+    await this.http.get('/subjects');
+  }
+
   /** Compares avro/ with what the registry holds, subject by subject, without changing anything. */
   async check(set: SchemaSet): Promise<SubjectStatus[]> {
     const out: SubjectStatus[] = [];

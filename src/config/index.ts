@@ -14,6 +14,8 @@ export const EnvSchema = z
   .object({
     RAPFLOW_HOME: z.string().min(1).optional(),
     RAPFLOW_STATE: z.string().min(1).optional(),
+    HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+    HTTP_PORT: z.coerce.number().int().min(1).max(65535).default(9464),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     KAFKA_BROKERS: csv.default(['127.0.0.1:9092']),
     KAFKA_CONSUMER_GROUP: z.string().min(1).default('rapflow-consume'),
@@ -42,6 +44,8 @@ export const EnvSchema = z
 
 export interface Config {
   log: { level: string };
+  /** Where the consumer serves /healthz, /readyz and /metrics (0.0.0.0 in a pod). */
+  http: { host: string; port: number };
   stack: { home: string | undefined; state: string | undefined };
   kafka: { brokers: string[]; topicPrefix: string; followGroup: string; consumerGroup: string };
   registry: { url: string };
@@ -70,6 +74,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
   const e = parsed.data;
   return deepFreeze({
     log: { level: e.LOG_LEVEL },
+    http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
     stack: { home: e.RAPFLOW_HOME, state: e.RAPFLOW_STATE },
     kafka: { brokers: e.KAFKA_BROKERS, topicPrefix: e.KAFKA_TOPIC_PREFIX, followGroup: e.KAFKA_FOLLOW_GROUP, consumerGroup: e.KAFKA_CONSUMER_GROUP },
     registry: { url: e.REGISTRY_URL },

@@ -222,7 +222,7 @@ export class KafkaTransport {
   async consumeBatches(
     topics: string[],
     groupId: string,
-    handle: (messages: InMessageLike[], heartbeat: () => Promise<void>) => Promise<void>,
+    handle: (messages: InMessageLike[], heartbeat: () => Promise<void>, highWatermark: string) => Promise<void>,
     maxBatch = 500,
   ): Promise<RunningConsumer> {
     const consumer = this.kafka.consumer({
@@ -251,7 +251,7 @@ export class KafkaTransport {
               headers: Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v)])),
             }));
             try {
-              await handle(messages, heartbeat);
+              await handle(messages, heartbeat, batch.highWatermark);
             } catch (err) {
               fail(err);
               throw err;
@@ -264,6 +264,17 @@ export class KafkaTransport {
         },
       });
     });
+  }
+
+  /** Answers when a broker answers a metadata request (readiness). */
+  async ping(): Promise<void> {
+    const admin = this.kafka.admin({ retry: { retries: 0 } });
+    try {
+      await admin.connect();
+      await admin.describeCluster();
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   /** A plain idempotent producer (acks=all), for dead letters. */

@@ -1,4 +1,5 @@
 // split -> consume -> Cassandra, read back row by row; replays change nothing; poison goes to the dead-letter topic.
+import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -131,5 +132,32 @@ describe('consume: Kafka to Cassandra', () => {
     expect(byKey.garbage!.value).toMatchObject({ sourceTopic: topicOf('LyricLine', prefix), errorCode: 'RECORD_UNDECODABLE', consumerGroup: env.KAFKA_CONSUMER_GROUP });
     expect(Buffer.from(byKey.garbage!.value.value as Buffer).toString()).toBe('definitely not avro');
     expect(byKey['unknown-id']!.headers['rapflow.dlq.reason']).toMatch(/404|not found|schema/i);
+  });
+
+  it('serves /healthz, /readyz and /metrics while it runs, and stops cleanly on SIGTERM', async () => {
+    const port = 19464 + Math.floor(Math.random() * 500);
+    const child = spawn('node', ['dist/cli/main.js', 'consume'], { env: { ...process.env, ...env, KAFKA_CONSUMER_GROUP: uniqueName('metrics'), HTTP_PORT: String(port), LOG_LEVEL: 'info' } });
+    let stdout = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    const exited = new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
+    const get = async (path: string) => {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`).catch(() => undefined);
+      return res ? { status: res.status, body: await res.text() } : undefined;
+    };
+    const written = () => get('/metrics').then((r) => [...(r?.body ?? '').matchAll(/^rapflow_consumer_records_written_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0));
+    const deadline = Date.now() + 60_000;
+    while ((await written()) < 535 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    expect(await written()).toBe(535);
+    expect(await get('/healthz')).toEqual({ status: 200, body: 'ok\n' });
+    const ready = await get('/readyz');
+    expect(ready?.status).toBe(200);
+    expect(JSON.parse(ready!.body)).toEqual({ ready: true, failures: {} });
+    const metrics = (await get('/metrics'))!.body;
+    expect(metrics).toMatch(/^rapflow_consumer_records_dead_lettered_total\{topic="[^"]+rap\.lyrics"\} 2$/m);
+    expect(metrics).toMatch(/^rapflow_consumer_batch_seconds_count \d+$/m);
+    expect(metrics).toMatch(/^rapflow_consumer_lag_records\{topic="[^"]+",partition="\d+"\} 0$/m);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(stdout).toContain('consumed 537 records: 535 written, 2 dead-lettered');
   });
 });

@@ -8,6 +8,7 @@ import { processBatch, type InMessage } from '../../pipeline/consume.js';
 import { DEFAULT_RETRY } from '../../retry.js';
 import { CqlSink } from '../../sink/cql-sink.js';
 import type { Logger } from '../../observability/logger.js';
+import { ConsumerMetrics, serveHealth } from '../../observability/metrics.js';
 import { cqlOf, kafkaOf, loggerOf, registryOf } from '../adapters.js';
 import type { CliContext } from '../context.js';
 
@@ -21,6 +22,9 @@ export interface ConsumeTotals {
 /** A running consumer with everything it holds; `finished` settles after it stopped and let go of its connections. */
 export interface ConsumerHandle {
   stop: () => Promise<void>;
+  metrics: ConsumerMetrics;
+  /** One check per dependency, for /readyz. */
+  checks: Record<string, () => Promise<void>>;
   finished: Promise<ConsumeTotals>;
   /** Time of the last batch (or of the start). */
   lastActivity: () => number;
@@ -73,14 +77,22 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
     });
   };
 
+  const metrics = new ConsumerMetrics();
   let last = Date.now();
   const totals: ConsumeTotals = { records: 0, written: 0, deadLettered: 0, retries: 0 };
   let consumer;
   try {
-    consumer = await kafka.consumeBatches([...nameByTopic.keys()], c.kafka.consumerGroup, async (messages, heartbeat) => {
+    consumer = await kafka.consumeBatches([...nameByTopic.keys()], c.kafka.consumerGroup, async (messages, heartbeat, highWatermark) => {
       last = Date.now();
       const t0 = Date.now();
+      const { topic, partition } = messages[0]!;
       const o = await processBatch(messages, { decode, sink, deadLetter, log, heartbeat, retry: DEFAULT_RETRY });
+      metrics.recordsIn.inc({ topic }, o.records);
+      metrics.written.inc({ topic }, o.written);
+      metrics.deadLettered.inc({ topic }, o.deadLettered);
+      metrics.retries.inc(o.retries);
+      metrics.batchSeconds.observe((Date.now() - t0) / 1000);
+      metrics.lag.set({ topic, partition: String(partition) }, Number(BigInt(highWatermark) - BigInt(messages.at(-1)!.offset) - 1n));
       totals.records += o.records;
       totals.written += o.written;
       totals.deadLettered += o.deadLettered;
@@ -97,7 +109,14 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
     await Promise.allSettled([dlq.disconnect(), cql.close()]);
     log.info(totals, 'stopped');
   });
-  return { stop: consumer.stop, finished: finished.then(() => totals), lastActivity: () => last };
+  const checks = {
+    kafka: () => kafka.ping(),
+    registry: () => registry.ping(),
+    cassandra: async () => {
+      await cql.execute('SELECT release_version FROM system.local');
+    },
+  };
+  return { stop: consumer.stop, metrics, checks, finished: finished.then(() => totals), lastActivity: () => last };
 }
 
 export function registerConsume(program: Command, ctx: CliContext): void {
@@ -106,7 +125,9 @@ export function registerConsume(program: Command, ctx: CliContext): void {
     .description('consume the rap topics into Cassandra: decode, write in batches, dead-letter poison records, commit after writing')
     .addOption(new Option('--idle-exit <seconds>', 'stop once no record arrived for this long (for runs and tests; a Deployment never sets it)').argParser(Number))
     .action(async (opts: { idleExit?: number }) => {
-      const handle = await startConsumer(ctx, loggerOf(ctx.config, 'consume', false));
+      const c = ctx.config;
+      const handle = await startConsumer(ctx, loggerOf(c, 'consume', false));
+      const server = await serveHealth(c.http.host, c.http.port, handle.metrics, handle.checks);
       const stop = () => void handle.stop();
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
@@ -116,6 +137,7 @@ export function registerConsume(program: Command, ctx: CliContext): void {
         ctx.out(`consumed ${t.records} records: ${t.written} written, ${t.deadLettered} dead-lettered, ${t.retries} retried batches`);
       } finally {
         if (idle) clearInterval(idle);
+        server.close();
         process.off('SIGTERM', stop);
         process.off('SIGINT', stop);
       }
