@@ -5,12 +5,18 @@ import { loadSchemaSet, RECORD_NAMES, topicOf, type RecordName } from '../../cod
 import { projectPath } from '../../config/paths.js';
 import { classify, RapflowError } from '../../errors.js';
 import { processBatch, type InMessage } from '../../pipeline/consume.js';
-import { DEFAULT_RETRY } from '../../retry.js';
+import type { RetryPolicy } from '../../retry.js';
 import { CqlSink } from '../../sink/cql-sink.js';
 import type { Logger } from '../../observability/logger.js';
 import { ConsumerMetrics, serveHealth } from '../../observability/metrics.js';
 import { cqlOf, kafkaOf, loggerOf, registryOf } from '../adapters.js';
 import type { CliContext } from '../context.js';
+
+/**
+ * Patient with the database: with the driver's 12 s request timeout this rides out an outage of a
+ * minute or more (a Cassandra restart) before the consumer gives up and exits for Kubernetes to see.
+ */
+const CONSUME_RETRY: RetryPolicy = { attempts: 10, initialDelayMs: 500, maxDelayMs: 10_000 };
 
 export interface ConsumeTotals {
   records: number;
@@ -26,7 +32,7 @@ export interface ConsumerHandle {
   /** One check per dependency, for /readyz. */
   checks: Record<string, () => Promise<void>>;
   finished: Promise<ConsumeTotals>;
-  /** Time of the last batch (or of the start). */
+  /** Time the last batch ended (or of the start); now while a batch is in hand. */
   lastActivity: () => number;
 }
 
@@ -79,14 +85,15 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
 
   const metrics = new ConsumerMetrics();
   let last = Date.now();
+  let busy = false;
   const totals: ConsumeTotals = { records: 0, written: 0, deadLettered: 0, retries: 0 };
   let consumer;
   try {
     consumer = await kafka.consumeBatches([...nameByTopic.keys()], c.kafka.consumerGroup, async (messages, heartbeat, highWatermark) => {
-      last = Date.now();
+      busy = true;
       const t0 = Date.now();
       const { topic, partition } = messages[0]!;
-      const o = await processBatch(messages, { decode, sink, deadLetter, log, heartbeat, retry: DEFAULT_RETRY });
+      const o = await processBatch(messages, { decode, sink, deadLetter, log, heartbeat, retry: CONSUME_RETRY });
       metrics.recordsIn.inc({ topic }, o.records);
       metrics.written.inc({ topic }, o.written);
       metrics.deadLettered.inc({ topic }, o.deadLettered);
@@ -99,6 +106,7 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
       totals.retries += o.retries;
       log.info({ topic: messages[0]!.topic, partition: messages[0]!.partition, ...o, ms: Date.now() - t0 }, 'batch written');
       last = Date.now();
+      busy = false;
     });
   } catch (err) {
     await Promise.allSettled([dlq.disconnect(), cql.close()]);
@@ -116,7 +124,7 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
       await cql.execute('SELECT release_version FROM system.local');
     },
   };
-  return { stop: consumer.stop, metrics, checks, finished: finished.then(() => totals), lastActivity: () => last };
+  return { stop: consumer.stop, metrics, checks, finished: finished.then(() => totals), lastActivity: () => (busy ? Date.now() : last) };
 }
 
 export function registerConsume(program: Command, ctx: CliContext): void {
