@@ -30,8 +30,8 @@ function startConsumer(env: Record<string, string>, batches: number): { child: C
     out += b.toString();
     if ((out.match(/"batch written"/g) ?? []).length >= batches) resolveStarted();
   };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
   const exited = new Promise<number>((r) => child.on('close', (c, signal) => r(c ?? (signal ? 128 : -1))));
   return { child, started, exited, output: () => out };
 }
