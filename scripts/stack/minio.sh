@@ -20,21 +20,21 @@
 # A port already in use makes the server exit at once ("FATAL ... port is already in use").
 set -euo pipefail
 
+SERVICE=minio
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 # No tagged releases are published as Go modules; this is the newest pseudo-version the Go
 # proxy serves (@latest). The 2025-10-15 build (9e49d5e7a648) is not available from the proxy.
 MINIO_MODULE="github.com/minio/minio"
 MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
 
-RAPFLOW_HOME="${RAPFLOW_HOME:-$HOME/.cache/rapflow}"
-RAPFLOW_STATE="${RAPFLOW_STATE:-$RAPFLOW_HOME/state}"
 BIN_DIR="$RAPFLOW_HOME/bin"
 MINIO_BIN="$BIN_DIR/minio"
 # The binary reports "DEVELOPMENT.GOGET" for --version, so a marker records what was built.
 MARKER="$BIN_DIR/.minio.version"
 LOCK="$BIN_DIR/.minio.install.lock"
 
-log() { printf 'minio: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
 
 # Module version embedded in the binary's build info (empty if unknown).
 binary_version() {

@@ -17,19 +17,18 @@
 #   REGISTRY_JAVA             java binary, Java 21+        (default: Temurin 25 if present, else java)
 set -euo pipefail
 
+SERVICE=registry
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 APICURIO_VERSION="3.3.3"
-DEP_PLUGIN_VERSION="3.8.1"
 ARTIFACT="io.apicurio:apicurio-registry-app:${APICURIO_VERSION}:tar.gz:all"
 RECIPE="$ARTIFACT"
 
-RAPFLOW_HOME="${RAPFLOW_HOME:-$HOME/.cache/rapflow}"
-RAPFLOW_STATE="${RAPFLOW_STATE:-$RAPFLOW_HOME/state}"
 REGISTRY_HOME="$RAPFLOW_HOME/apicurio-registry-$APICURIO_VERSION"
 MARKER="$REGISTRY_HOME/.installed"
 TEMURIN_25="/usr/lib/jvm/temurin-25-jdk-amd64/bin/java"
 
-log() { printf 'registry: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
 
 is_installed() {
   [[ -f "$MARKER" && -f "$REGISTRY_HOME/quarkus-run.jar" && "$(cat "$MARKER")" == "$RECIPE" ]]

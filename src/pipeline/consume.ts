@@ -4,15 +4,10 @@ import type { RecordName } from '../codec/schemas.js';
 import { classify, type RapflowError } from '../errors.js';
 import { withRetry, type RetryPolicy } from '../retry.js';
 import { rowsOf, type Row } from '../sink/tables.js';
+import type { InMessageLike } from '../transport/kafka.js';
 
-export interface InMessage {
-  topic: string;
-  partition: number;
-  offset: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: Record<string, string>;
-}
+/** A consumed message: the shape the Kafka adapter hands over. */
+export type InMessage = InMessageLike;
 
 export interface Decoded {
   name: RecordName;

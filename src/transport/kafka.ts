@@ -14,7 +14,7 @@ const {
   KafkaJSSASLAuthenticationError,
 } = kafkajs;
 
-/** A consumed message as the pipeline sees it (pipeline/consume.ts InMessage has the same shape). */
+/** A consumed message as the pipeline sees it: headers as strings, key and value as bytes. */
 export interface InMessageLike {
   topic: string;
   partition: number;

@@ -8,9 +8,8 @@ import { loadSchemaSet } from '../../src/codec/schemas.js';
 import { generateCorpus } from '../../src/model/generate.js';
 import { recordsOf, validateFile } from '../../src/model/validate.js';
 import { CqlSession } from '../../src/sink/cql.js';
-import { minioClient } from '../../src/stack/probes.js';
 import { rapflow } from './cli.js';
-import { config, dropKeyspace, dropTopics, endpoints, testStack, uniqueName } from './stack.js';
+import { config, dropBucket, dropKeyspace, dropTopics, testStack, uniqueName } from './stack.js';
 
 const set = loadSchemaSet('avro');
 const tmp = mkdtempSync(join(tmpdir(), 'rapflow-consume-fault-'));
@@ -65,11 +64,7 @@ describe('consume under faults', () => {
     await testStack().up(['cassandra']);
     await dropTopics(prefix);
     for (const ks of keyspaces) await dropKeyspace(ks);
-    const s3 = minioClient(endpoints);
-    const names: string[] = [];
-    for await (const o of s3.listObjectsV2(base.S3_INBOX_BUCKET, '', true)) names.push((o as { name: string }).name);
-    await s3.removeObjects(base.S3_INBOX_BUCKET, names);
-    await s3.removeBucket(base.S3_INBOX_BUCKET);
+    await dropBucket(base.S3_INBOX_BUCKET);
   });
 
   it('SIGKILL mid-stream, then a restart: every line written, exactly', async () => {

@@ -10,9 +10,8 @@ import { Registry } from '../../src/codec/registry.js';
 import { loadSchemaSet, topicOf } from '../../src/codec/schemas.js';
 import { recordsOf, validateFile } from '../../src/model/validate.js';
 import { CqlSession } from '../../src/sink/cql.js';
-import { minioClient } from '../../src/stack/probes.js';
 import { rapflow } from './cli.js';
-import { config, dropKeyspace, dropTopics, endpoints, uniqueName } from './stack.js';
+import { config, dropBucket, dropKeyspace, dropTopics, uniqueName } from './stack.js';
 
 const set = loadSchemaSet('avro');
 const tmp = mkdtempSync(join(tmpdir(), 'rapflow-consume-'));
@@ -58,11 +57,7 @@ describe('consume: Kafka to Cassandra', () => {
     await cql.close();
     await dropTopics(prefix);
     await dropKeyspace(env.CASSANDRA_KEYSPACE);
-    const s3 = minioClient(endpoints);
-    const names: string[] = [];
-    for await (const o of s3.listObjectsV2(env.S3_INBOX_BUCKET, '', true)) names.push((o as { name: string }).name);
-    await s3.removeObjects(env.S3_INBOX_BUCKET, names);
-    await s3.removeBucket(env.S3_INBOX_BUCKET);
+    await dropBucket(env.S3_INBOX_BUCKET);
   });
 
   it('writes exactly the sample data into every table', async () => {

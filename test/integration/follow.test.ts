@@ -9,7 +9,7 @@ import type { Manifest } from '../../src/pipeline/split.js';
 import { enableNotifications } from '../../src/source/s3.js';
 import { minioClient } from '../../src/stack/probes.js';
 import { rapflow } from './cli.js';
-import { dropKeyspace, dropTopics, endpoints, uniqueName } from './stack.js';
+import { dropBucket, dropKeyspace, dropTopics, endpoints, uniqueName } from './stack.js';
 
 const prefix = `${uniqueName('follow')}.`;
 const env = {
@@ -31,10 +31,7 @@ describe('split --follow', () => {
   afterAll(async () => {
     await dropTopics(prefix);
     await dropKeyspace(env.CASSANDRA_KEYSPACE);
-    const names: string[] = [];
-    for await (const o of s3.listObjectsV2(env.S3_INBOX_BUCKET, '', true)) names.push((o as { name: string }).name);
-    await s3.removeObjects(env.S3_INBOX_BUCKET, names);
-    await s3.removeBucket(env.S3_INBOX_BUCKET);
+    await dropBucket(env.S3_INBOX_BUCKET);
   });
 
   it('splits files as they land in the inbox, ignores the rest, and stops cleanly on SIGTERM', async () => {

@@ -12,7 +12,7 @@ import type { Manifest } from '../../src/pipeline/split.js';
 import { minioClient } from '../../src/stack/probes.js';
 import { HEADER } from '../../src/transport/topics.js';
 import { rapflow } from './cli.js';
-import { config, dropKeyspace, dropTopics, endpoints, testStack, uniqueName } from './stack.js';
+import { config, dropBucket, dropKeyspace, dropTopics, endpoints, testStack, uniqueName } from './stack.js';
 
 const set = loadSchemaSet('avro');
 const tmp = mkdtempSync(join(tmpdir(), 'rapflow-split-'));
@@ -108,10 +108,7 @@ describe('split: MinIO to Kafka', () => {
   afterAll(async () => {
     await dropTopics(prefix);
     await dropKeyspace(env.CASSANDRA_KEYSPACE);
-    const names: string[] = [];
-    for await (const o of s3.listObjectsV2(env.S3_INBOX_BUCKET, '', true)) names.push((o as { name: string }).name);
-    await s3.removeObjects(env.S3_INBOX_BUCKET, names);
-    await s3.removeBucket(env.S3_INBOX_BUCKET);
+    await dropBucket(env.S3_INBOX_BUCKET);
   });
 
   it('uploads data/, discovers 13 files and splits them into exactly the sample records', async () => {

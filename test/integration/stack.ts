@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { CqlSession } from '../../src/sink/cql.js';
+import { s3Client } from '../../src/source/s3.js';
 import { loadConfig } from '../../src/config/index.js';
 import { endpointsFrom, Stack } from '../../src/stack/index.js';
 
@@ -38,4 +39,14 @@ export async function dropKeyspace(keyspace: string): Promise<void> {
   } finally {
     await cql.close();
   }
+}
+
+/** Empties and removes a suite's bucket. */
+export async function dropBucket(bucket: string): Promise<void> {
+  const s3 = s3Client({ endpoint: config.s3.endpoint, accessKey: config.s3.accessKey, secretKey: config.s3.secretKey });
+  if (!(await s3.bucketExists(bucket))) return;
+  const names: string[] = [];
+  for await (const o of s3.listObjectsV2(bucket, '', true)) names.push((o as { name: string }).name);
+  await s3.removeObjects(bucket, names);
+  await s3.removeBucket(bucket);
 }
