@@ -70,6 +70,15 @@ export class CqlSession {
     }
   }
 
+  /** An unlogged batch: one mutation when every statement targets the same partition. */
+  async batch(queries: { query: string; params: unknown[] }[]): Promise<void> {
+    try {
+      await this.client.batch(queries, { prepare: true, logged: false });
+    } catch (err) {
+      throw cqlError(err, `CQL batch of ${queries.length}`);
+    }
+  }
+
   /** Creates the keyspace and runs each statement (all `IF NOT EXISTS`): idempotent. */
   async bootstrap(statements: string[]): Promise<void> {
     const ks = this.settings.keyspace;
