@@ -10,7 +10,6 @@ export const ERROR_CODES = {
   STACK_INSTALL_FAILED: { behaviour: 'fatal', exit: 1 },
   STACK_START_FAILED: { behaviour: 'fatal', exit: 1 },
   STACK_PORT_BUSY: { behaviour: 'fatal', exit: 1 },
-  STACK_NOT_READY: { behaviour: 'retryable', exit: 75 },
   KAFKA_UNAVAILABLE: { behaviour: 'retryable', exit: 75 },
   REGISTRY_UNAVAILABLE: { behaviour: 'retryable', exit: 75 },
   OBJECT_STORE_UNAVAILABLE: { behaviour: 'retryable', exit: 75 },

@@ -1,6 +1,5 @@
 // Builds the adapters each command needs from the configuration (the only place that knows them all).
 import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import { Registry } from '../codec/registry.js';
 import type { Config } from '../config/index.js';
 import { createLogger, type Logger } from '../observability/logger.js';
@@ -26,4 +25,3 @@ export function loggerOf(c: Config, name: string, quiet: boolean): Logger {
   return createLogger(name, { level: quiet && c.log.level === 'info' ? 'warn' : c.log.level, destination: process.stderr });
 }
 
-export const workerName = () => hostname();
