@@ -2,6 +2,7 @@
 import { Option, type Command } from 'commander';
 import { frame, schemaIdOf } from '../../codec/confluent.js';
 import { loadSchemaSet, RECORD_NAMES, topicOf, type RecordName } from '../../codec/schemas.js';
+import { redactedConfig } from '../../config/index.js';
 import { projectPath } from '../../config/paths.js';
 import { classify, RapflowError } from '../../errors.js';
 import { processBatch, type InMessage } from '../../pipeline/consume.js';
@@ -134,7 +135,9 @@ export function registerConsume(program: Command, ctx: CliContext): void {
     .addOption(new Option('--idle-exit <seconds>', 'stop once no record arrived for this long (for runs and tests; a Deployment never sets it)').argParser(Number))
     .action(async (opts: { idleExit?: number }) => {
       const c = ctx.config;
-      const handle = await startConsumer(ctx, loggerOf(c, 'consume', false));
+      const log = loggerOf(c, 'consume', false);
+      log.info({ config: redactedConfig(c) }, 'configuration');
+      const handle = await startConsumer(ctx, log);
       const server = await serveHealth(c.http.host, c.http.port, handle.metrics, handle.checks);
       const stop = () => void handle.stop();
       process.once('SIGTERM', stop);

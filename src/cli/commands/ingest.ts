@@ -2,6 +2,7 @@
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { loadSchemaSet, RECORD_NAMES } from '../../codec/schemas.js';
+import { redactedConfig } from '../../config/index.js';
 import { projectPath } from '../../config/paths.js';
 import { RapflowError } from '../../errors.js';
 import { discover, upload } from '../../pipeline/discover.js';
@@ -98,6 +99,7 @@ export function registerIngest(program: Command, ctx: CliContext): void {
 
       const runId = runIdOf(c);
       const log = loggerOf(c, 'split', Boolean(process.stderr.isTTY) && !opts.follow).child({ runId });
+      log.info({ config: redactedConfig(c) }, 'configuration');
       const splitter = await openSplitter(ctx, runId, log);
       if (opts.follow) {
         await followInbox(ctx, splitter, log, opts.manifest);
