@@ -32,7 +32,7 @@ const toEntry = (bucket: string, r: Row): LedgerEntry => ({
   updatedAt: r.get('updated_at') as Date,
 });
 
-type Write = { query: string; params: unknown[]; done: { resolve: () => void; reject: (e: unknown) => void } };
+type Write = { row: string; query: string; params: unknown[]; done: { resolve: () => void; reject: (e: unknown) => void } };
 
 /**
  * The ledger of one run. It reads a bucket's partition once (as discover does) and answers claims
@@ -105,7 +105,7 @@ export class CqlLedger implements Ledger {
     if (entry && entry.runId !== runId && now.getTime() - entry.updatedAt.getTime() < staleAfterMs) return { outcome: 'busy', entry };
     snap.set(id, { ...obj, status: 'splitting', runId, records: {}, problems: 0, updatedAt: now });
     // Not awaited: a claim is advice to other runs; the outcome write after it is what counts.
-    this.write(`UPDATE ${this.ks}.ingest_ledger SET status = 'splitting', run_id = ?, updated_at = ? WHERE bucket = ? AND object_key = ? AND etag = ?`, [
+    this.write(obj, `UPDATE ${this.ks}.ingest_ledger SET status = 'splitting', run_id = ?, updated_at = ? WHERE bucket = ? AND object_key = ? AND etag = ?`, [
       runId,
       now,
       obj.bucket,
@@ -130,6 +130,7 @@ export class CqlLedger implements Ledger {
     const held = snap.get(id)?.runId === e.runId;
     snap.set(id, { ...e, updatedAt: new Date() });
     await this.write(
+      e,
       `UPDATE ${this.ks}.ingest_ledger SET status = ?, run_id = ?, records = ?, problems = ?, updated_at = ? WHERE bucket = ? AND object_key = ? AND etag = ?`,
       [e.status, e.runId, e.records, e.problems, new Date(), e.bucket, e.key, e.etag],
     );
@@ -137,24 +138,30 @@ export class CqlLedger implements Ledger {
   }
 
   /** Queues a write; it resolves once the batch it went out in is written. */
-  private write(query: string, params: unknown[]): Promise<void> {
+  private write(obj: ObjectId, query: string, params: unknown[]): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ query, params, done: { resolve, reject } });
+      this.queue.push({ row: `${obj.bucket}\n${obj.key}\n${obj.etag}`, query, params, done: { resolve, reject } });
       // Well under Cassandra's batch size warning (5 KiB) at ~200 bytes a statement.
       if (this.queue.length >= 20) void this.flush();
       else this.flushTimer ??= setTimeout(() => void this.flush(), this.coalesceMs);
     });
   }
 
-  /** Writes everything queued, in order (client timestamps keep a later write winning). */
+  /**
+   * Writes everything queued. Statements of one batch share one timestamp, so two writes to the
+   * same row in a batch would be settled by comparing values ('splitting' > 'split'), not by
+   * order: only the last write per row goes out (it carries the whole outcome).
+   */
   async flush(): Promise<void> {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     const batch = this.queue;
     this.queue = [];
     if (batch.length === 0) return;
+    const last = new Map<string, Write>();
+    for (const w of batch) last.set(w.row, w);
     try {
-      await this.cql.batch(batch.map((w) => ({ query: w.query, params: w.params })));
+      await this.cql.batch([...last.values()].map((w) => ({ query: w.query, params: w.params })));
       for (const w of batch) w.done.resolve();
     } catch (err) {
       for (const w of batch) w.done.reject(err);
