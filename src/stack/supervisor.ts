@@ -126,9 +126,11 @@ export class Supervisor {
   async waitReady(svc: ServiceDef, timeoutMs = svc.startTimeoutMs): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     let lastError: unknown;
+    const started = this.readPid(svc);
     for (;;) {
-      const pid = this.runningPid(svc);
-      if (pid === undefined) {
+      // The process we just spawned: judged by its pid alone (the command-line check that keeps
+      // `down` away from other processes once failed here for a live broker, cause unknown).
+      if (started === undefined || !processAlive(started.pid)) {
         throw await this.startFailure(svc, 'the process exited');
       }
       try {
