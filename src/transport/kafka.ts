@@ -9,6 +9,7 @@ import type { TopicSpec } from './topics.js';
 const {
   KafkaJSConnectionError,
   KafkaJSError,
+  KafkaJSGroupCoordinatorNotFound,
   KafkaJSNumberOfRetriesExceeded,
   KafkaJSProtocolError,
   KafkaJSSASLAuthenticationError,
@@ -58,7 +59,9 @@ function causes(err: unknown): unknown[] {
   return out;
 }
 
-const NETWORK = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|socket hang up|Connection error|Closed connection/i;
+// Network failures, and coordinators gone with their broker ("Failed to find group coordinator"
+// is a non-retriable class in kafkajs, yet only means the broker is away: seen when it stops mid-split).
+const NETWORK = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|socket hang up|Connection error|Closed connection|coordinator|NOT_LEADER|LEADER_NOT_AVAILABLE/i;
 
 /** Decides what a kafkajs error means for us, looking through its wrappers. */
 export function kafkaError(err: unknown, what: string): RapflowError {
@@ -80,6 +83,7 @@ export function kafkaError(err: unknown, what: string): RapflowError {
     (e) =>
       e instanceof KafkaJSConnectionError ||
       e instanceof KafkaJSNumberOfRetriesExceeded ||
+      e instanceof KafkaJSGroupCoordinatorNotFound ||
       (e instanceof KafkaJSError && e.retriable) ||
       (e instanceof Error && NETWORK.test(e.message)),
   );

@@ -7,7 +7,7 @@ import { cqlError } from '../../src/sink/cql.js';
 import { s3Error } from '../../src/source/s3.js';
 import { kafkaError } from '../../src/transport/kafka.js';
 
-const { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSSASLAuthenticationError } = kafkajs;
+const { KafkaJSConnectionError, KafkaJSGroupCoordinatorNotFound, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSSASLAuthenticationError } = kafkajs;
 
 describe('kafkaError', () => {
   it.each([
@@ -15,6 +15,8 @@ describe('kafkaError', () => {
     ['retries exhausted', new KafkaJSNumberOfRetriesExceeded(new Error('Request timed out'), { retryCount: 5, retryTime: 3000 }), 'KAFKA_UNAVAILABLE'],
     // What a transaction's sendBatch throws when the broker went away (seen in the broker-stop test).
     ['a connection error wrapped as non-retriable', new KafkaJSNonRetriableError(new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9092') as unknown as string), 'KAFKA_UNAVAILABLE'],
+    // What a transaction throws when the broker stops between two files (seen in a CI run).
+    ['no group coordinator', new (KafkaJSGroupCoordinatorNotFound as unknown as new (m: string) => Error)('Failed to find group coordinator'), 'KAFKA_UNAVAILABLE'],
     ['bad credentials', new (KafkaJSSASLAuthenticationError as unknown as new (m: string) => Error)('SASL SCRAM-SHA-512 authentication failed'), 'CONFIG_INVALID'],
     ['a missing topic', Object.assign(new KafkaJSProtocolError('This server does not host this topic-partition'), { type: 'UNKNOWN_TOPIC_OR_PARTITION' }), 'CONFIG_INVALID'],
     ['an ACL refusal', Object.assign(new KafkaJSProtocolError('Not authorized to access topics'), { type: 'TOPIC_AUTHORIZATION_FAILED' }), 'CONFIG_INVALID'],
