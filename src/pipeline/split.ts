@@ -145,12 +145,6 @@ async function release(obj: ObjectId, deps: SplitDeps, opts: SplitOptions, log: 
   await deps.ledger.release(obj, opts.runId).catch((e: unknown) => log.warn({ err: e }, 'could not release the claim; it goes stale on its own'));
 }
 
-export async function splitObject(target: { bucket: string; key: string }, deps: SplitDeps, opts: SplitOptions): Promise<FileResult> {
-  const { result, recorded } = await commit(await prepare(target, deps, opts), deps, opts);
-  await recorded;
-  return result;
-}
-
 /** Every record carries where it came from, for reconciliation and dead-letter provenance. */
 function withHeaders(e: EncodedFile, obj: ObjectId, opts: SplitOptions): OutRecord[] {
   return e.keys.map((key, i) => ({

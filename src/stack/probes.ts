@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type * as Minio from 'minio';
-import { s3Client } from '../source/s3.js';
+import { ObjectStore, s3Client } from '../source/s3.js';
 import cassandra from 'cassandra-driver';
 import type { StackEndpoints } from './services.js';
 
@@ -69,9 +69,8 @@ export async function probeRegistry(ep: StackEndpoints): Promise<string> {
 /** Puts and gets an object, creating the buckets rapflow needs first. */
 export async function probeMinio(ep: StackEndpoints): Promise<string> {
   const client = minioClient(ep);
-  for (const bucket of ep.buckets) {
-    if (!(await client.bucketExists(bucket))) await client.makeBucket(bucket);
-  }
+  const store = new ObjectStore(client);
+  for (const bucket of ep.buckets) await store.ensureBucket(bucket);
   const bucket = ep.buckets[0]!;
   const body = randomUUID();
   await client.putObject(bucket, '.rapflow/stack-probe', body, body.length, { 'Content-Type': 'text/plain' });
