@@ -85,16 +85,22 @@ export function registerIngest(program: Command, ctx: CliContext): void {
     .argument('[objects...]', 's3://bucket/key addresses')
     .option('--from-list <file>', 'the JSON list `rapflow discover` wrote')
     .option('--manifest <file>', 'where to write what was produced (for `rapflow verify`); with --follow, one JSON line per event')
+    .option('--shard <k/n>', 'with --from-list: take only the k-th of n equal shares of the list (k from 0), so n pods split one list in parallel')
     .option('--follow', 'keep running: split each object MinIO reports as created in the inbox (bucket notifications on Kafka)')
-    .action(async (objects: string[], opts: { fromList?: string; manifest?: string; follow?: boolean }) => {
-      const targets = objects.map((o) => {
+    .action(async (objects: string[], opts: { fromList?: string; shard?: string; manifest?: string; follow?: boolean }) => {
+      let targets = objects.map((o) => {
         const { bucket, prefix } = parseS3Uri(o);
         if (!prefix) throw new RapflowError('CONFIG_INVALID', `${o}: name an object, not a bucket`);
         return { bucket, key: prefix };
       });
       if (opts.fromList) targets.push(...(JSON.parse(await readFile(opts.fromList, 'utf8')) as { bucket: string; key: string }[]));
+      if (opts.shard) {
+        if (!opts.fromList) throw new RapflowError('CONFIG_INVALID', '--shard divides a --from-list: pass one');
+        targets = shareOf(targets, parseShard(opts.shard));
+      }
       if (opts.follow && targets.length > 0) throw new RapflowError('CONFIG_INVALID', '--follow takes its objects from the events topic: name none');
-      if (!opts.follow && targets.length === 0) throw new RapflowError('CONFIG_INVALID', 'nothing to split: name objects, pass --from-list, or --follow');
+      // An empty list is a run with nothing new (or an empty shard): it writes an empty manifest.
+      if (!opts.follow && targets.length === 0 && !opts.fromList) throw new RapflowError('CONFIG_INVALID', 'nothing to split: name objects, pass --from-list, or --follow');
       if (!opts.follow && !opts.manifest) throw new RapflowError('CONFIG_INVALID', '--manifest <file> is required');
 
       const runId = runIdOf(c);
@@ -117,6 +123,18 @@ export function registerIngest(program: Command, ctx: CliContext): void {
       if (result.error) throw result.error;
     });
 }
+
+/** "k/n" with 0 <= k < n. */
+export function parseShard(text: string): { k: number; n: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  const k = Number(m?.[1]);
+  const n = Number(m?.[2]);
+  if (!m || n < 1 || k >= n) throw new RapflowError('CONFIG_INVALID', `--shard ${text}: expected k/n with 0 <= k < n, e.g. 0/4`);
+  return { k, n };
+}
+
+/** Round-robin share of a list: every item lands in exactly one of the n shares. */
+export const shareOf = <T>(items: T[], { k, n }: { k: number; n: number }): T[] => items.filter((_, i) => i % n === k);
 
 export interface Splitter {
   run(targets: { bucket: string; key: string }[], onFile?: Parameters<typeof splitAll>[3]): ReturnType<typeof splitAll>;
