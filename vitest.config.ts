@@ -1,4 +1,5 @@
-// Two projects: pure unit tests, and integration tests against the real local stack.
+// Three projects: pure unit tests, offline checks of the Kubernetes manifests and GitHub workflows
+// (tools from scripts/k8s/tools.sh), and integration tests against the real local stack.
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -9,6 +10,15 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+        },
+      },
+      {
+        test: {
+          name: 'manifests',
+          include: ['test/manifests/**/*.test.ts'],
+          environment: 'node',
+          // helm, kubeconform and argo are processes of a second or so each.
+          testTimeout: 60_000,
         },
       },
       {
