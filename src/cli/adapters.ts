@@ -1,5 +1,6 @@
 // Builds the adapters each command needs from the configuration (the only place that knows them all).
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Registry } from '../codec/registry.js';
 import type { Config } from '../config/index.js';
 import { createLogger, type Logger } from '../observability/logger.js';
@@ -9,7 +10,14 @@ import { TABLES } from '../sink/tables.js';
 import { ObjectStore, s3Client } from '../source/s3.js';
 import { KafkaTransport } from '../transport/kafka.js';
 
-export const kafkaOf = (c: Config, role: string) => new KafkaTransport({ brokers: c.kafka.brokers, clientId: `rapflow-${role}` });
+export const kafkaOf = (c: Config, role: string) =>
+  new KafkaTransport({
+    brokers: c.kafka.brokers,
+    clientId: `rapflow-${role}`,
+    ...(c.kafka.sasl ? { sasl: c.kafka.sasl } : {}),
+    tls: c.kafka.tls,
+    ...(c.kafka.caFile ? { ca: readFileSync(c.kafka.caFile, 'utf8') } : {}),
+  });
 export const registryOf = (c: Config) => new Registry(c.registry.url, c.kafka.topicPrefix);
 export const storeOf = (c: Config) => new ObjectStore(s3Client(c.s3));
 export const cqlOf = (c: Config) => new CqlSession({ ...c.cassandra });

@@ -1,5 +1,5 @@
 // Kafka adapter (kafkajs): topics, a transactional producer, consumers; kafkajs errors become ours here.
-import kafkajs, { CompressionTypes, Kafka, logLevel, Partitioners, type Consumer, type Producer, type RecordMetadata } from 'kafkajs';
+import kafkajs, { CompressionTypes, Kafka, logLevel, Partitioners, type Consumer, type Producer, type RecordMetadata, type SASLOptions } from 'kafkajs';
 export type { Producer } from 'kafkajs';
 import { RapflowError } from '../errors.js';
 import { partitionFor } from './partition.js';
@@ -28,6 +28,10 @@ export interface InMessageLike {
 export interface KafkaSettings {
   brokers: string[];
   clientId: string;
+  sasl?: { mechanism: 'scram-sha-512' | 'scram-sha-256'; username: string; password: string };
+  tls?: boolean;
+  /** PEM of the CA that signed the brokers' certificates (Strimzi's cluster CA). */
+  ca?: string;
 }
 
 /** The producer knobs chosen by measurement (bench/split). */
@@ -137,6 +141,8 @@ export class KafkaTransport {
     this.kafka = new Kafka({
       clientId: settings.clientId,
       brokers: settings.brokers,
+      ...(settings.sasl ? { sasl: settings.sasl as SASLOptions } : {}),
+      ...(settings.tls ? { ssl: settings.ca ? { ca: [settings.ca] } : true } : {}),
       logLevel: logLevel.NOTHING,
       connectionTimeout: 3_000,
       // Bounded: after these, the command ends with 75 and the workflow decides whether to retry.
