@@ -10,6 +10,7 @@ import { registerSchema } from './commands/schema.js';
 import { registerStack } from './commands/stack.js';
 import { registerRun } from './commands/run.js';
 import { registerValidate } from './commands/validate.js';
+import { registerVerify } from './commands/verify.js';
 import type { CliContext } from './context.js';
 
 function buildProgram(ctx: CliContext): Command {
@@ -23,6 +24,7 @@ function buildProgram(ctx: CliContext): Command {
   registerGenerate(program, ctx);
   registerIngest(program, ctx);
   registerConsume(program, ctx);
+  registerVerify(program, ctx);
   registerRun(program, ctx);
   return program;
 }
