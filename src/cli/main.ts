@@ -8,6 +8,7 @@ import { registerGenerate } from './commands/generate.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerSchema } from './commands/schema.js';
 import { registerStack } from './commands/stack.js';
+import { registerQuery } from './commands/query.js';
 import { registerRun } from './commands/run.js';
 import { registerValidate } from './commands/validate.js';
 import { registerVerify } from './commands/verify.js';
@@ -25,6 +26,7 @@ function buildProgram(ctx: CliContext): Command {
   registerIngest(program, ctx);
   registerConsume(program, ctx);
   registerVerify(program, ctx);
+  registerQuery(program, ctx);
   registerRun(program, ctx);
   return program;
 }
