@@ -9,6 +9,7 @@ import { registerIngest } from './commands/ingest.js';
 import { registerSchema } from './commands/schema.js';
 import { registerStack } from './commands/stack.js';
 import { registerQuery } from './commands/query.js';
+import { registerReport } from './commands/report.js';
 import { registerRun } from './commands/run.js';
 import { registerValidate } from './commands/validate.js';
 import { registerVerify } from './commands/verify.js';
@@ -27,6 +28,7 @@ function buildProgram(ctx: CliContext): Command {
   registerConsume(program, ctx);
   registerVerify(program, ctx);
   registerQuery(program, ctx);
+  registerReport(program, ctx);
   registerRun(program, ctx);
   return program;
 }
