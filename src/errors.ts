@@ -18,6 +18,8 @@ export const ERROR_CODES = {
   INPUT_INVALID: { behaviour: 'poison', exit: 1 },
   RECORD_UNDECODABLE: { behaviour: 'poison', exit: 1 },
   SCHEMA_INCOMPATIBLE: { behaviour: 'fatal', exit: 1 },
+  CONSUMER_BEHIND: { behaviour: 'retryable', exit: 75 },
+  VERIFY_MISMATCH: { behaviour: 'fatal', exit: 1 },
   INTERNAL: { behaviour: 'fatal', exit: 1 },
 } as const;
 

@@ -1,18 +1,35 @@
 // Builds the adapters each command needs from the configuration (the only place that knows them all).
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Registry } from '../codec/registry.js';
 import type { Config } from '../config/index.js';
 import { createLogger, type Logger } from '../observability/logger.js';
+import { CqlReader } from '../read/cql-reader.js';
+import type { RapReader } from '../read/reader.js';
 import { CqlSession } from '../sink/cql.js';
 import { LEDGER_TABLE } from '../sink/cql-ledger.js';
 import { TABLES } from '../sink/tables.js';
 import { ObjectStore, s3Client } from '../source/s3.js';
 import { KafkaTransport } from '../transport/kafka.js';
 
-export const kafkaOf = (c: Config, role: string) => new KafkaTransport({ brokers: c.kafka.brokers, clientId: `rapflow-${role}` });
+export const kafkaOf = (c: Config, role: string) =>
+  new KafkaTransport({
+    brokers: c.kafka.brokers,
+    clientId: `rapflow-${role}`,
+    ...(c.kafka.sasl ? { sasl: c.kafka.sasl } : {}),
+    tls: c.kafka.tls,
+    ...(c.kafka.caFile ? { ca: readFileSync(c.kafka.caFile, 'utf8') } : {}),
+  });
 export const registryOf = (c: Config) => new Registry(c.registry.url, c.kafka.topicPrefix);
 export const storeOf = (c: Config) => new ObjectStore(s3Client(c.s3));
 export const cqlOf = (c: Config) => new CqlSession({ ...c.cassandra });
+
+/** Reads rows back (CQL here; the same RapReader questions go to Stargate's REST API on a cluster). */
+export async function readerOf(c: Config): Promise<RapReader> {
+  const cql = cqlOf(c);
+  await cql.connect();
+  return new CqlReader(cql, c.cassandra.keyspace);
+}
 
 /** Every table rapflow's Cassandra keyspace holds; `rapflow db init` creates them. */
 export const CQL_SCHEMA = [LEDGER_TABLE, ...TABLES];

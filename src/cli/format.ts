@@ -1,4 +1,5 @@
 // Plain-text tables for the terminal.
+import stringWidth from 'string-width';
 import type { ServiceReport } from '../stack/index.js';
 
 export function formatReports(reports: ServiceReport[]): string {
@@ -10,8 +11,13 @@ export function formatReports(reports: ServiceReport[]): string {
     r.pid === undefined ? '' : String(r.pid),
     r.detail,
   ]);
-  const header = ['SERVICE', 'STATE', 'URL', 'START', 'PID', 'DETAIL'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  return formatTable(['SERVICE', 'STATE', 'URL', 'START', 'PID', 'DETAIL'], rows);
+}
+
+/** Columns padded to their widest cell, by terminal columns (CJK and emoji take two); the last column runs free. */
+export function formatTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(stringWidth(h), ...rows.map((row) => stringWidth(row[i] ?? ''))));
+  const pad = (c: string, w: number) => c + ' '.repeat(Math.max(0, w - stringWidth(c)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : pad(c, widths[i]!))).join('  ');
   return [line(header), ...rows.map(line)].join('\n');
 }

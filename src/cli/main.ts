@@ -8,8 +8,11 @@ import { registerGenerate } from './commands/generate.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerSchema } from './commands/schema.js';
 import { registerStack } from './commands/stack.js';
+import { registerQuery } from './commands/query.js';
+import { registerReport } from './commands/report.js';
 import { registerRun } from './commands/run.js';
 import { registerValidate } from './commands/validate.js';
+import { registerVerify } from './commands/verify.js';
 import type { CliContext } from './context.js';
 
 function buildProgram(ctx: CliContext): Command {
@@ -23,6 +26,9 @@ function buildProgram(ctx: CliContext): Command {
   registerGenerate(program, ctx);
   registerIngest(program, ctx);
   registerConsume(program, ctx);
+  registerVerify(program, ctx);
+  registerQuery(program, ctx);
+  registerReport(program, ctx);
   registerRun(program, ctx);
   return program;
 }

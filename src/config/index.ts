@@ -20,6 +20,13 @@ export const EnvSchema = z
     KAFKA_BROKERS: csv.default(['127.0.0.1:9092']),
     KAFKA_CONSUMER_GROUP: z.string().min(1).default('rapflow-consume'),
     KAFKA_FOLLOW_GROUP: z.string().min(1).default('rapflow-split-follow'),
+    // Strimzi KafkaUser (SCRAM-SHA-512) on a cluster; unset locally, where the broker is plaintext.
+    KAFKA_SASL_MECHANISM: z.enum(['scram-sha-512', 'scram-sha-256']).optional(),
+    KAFKA_SASL_USERNAME: z.string().min(1).optional(),
+    KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
+    KAFKA_TLS: z.enum(['true', 'false']).default('false'),
+    /** Strimzi's cluster CA (secret <cluster>-cluster-ca-cert, key ca.crt), mounted as a file. */
+    KAFKA_TLS_CA_FILE: z.string().min(1).optional(),
     KAFKA_TOPIC_PREFIX: z.string().regex(/^[a-zA-Z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only').default(''),
     REGISTRY_URL: z.url().default('http://127.0.0.1:8085/apis/ccompat/v7'),
     S3_ENDPOINT: z.url().default('http://127.0.0.1:9000'),
@@ -40,14 +47,27 @@ export const EnvSchema = z
     RUN_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_" and "-"').optional(),
   })
   // Unknown RAPFLOW_/KAFKA_/S3_... names are not rejected: the environment holds far more than ours.
-  .loose();
+  .loose()
+  .superRefine((e, ctx) => {
+    if (e.KAFKA_SASL_MECHANISM && (!e.KAFKA_SASL_USERNAME || !e.KAFKA_SASL_PASSWORD))
+      ctx.addIssue({ code: 'custom', path: ['KAFKA_SASL_MECHANISM'], message: 'needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD' });
+    if (e.KAFKA_TLS_CA_FILE && e.KAFKA_TLS !== 'true') ctx.addIssue({ code: 'custom', path: ['KAFKA_TLS_CA_FILE'], message: 'set KAFKA_TLS=true to use a CA file' });
+  });
 
 export interface Config {
   log: { level: string };
   /** Where the consumer serves /healthz, /readyz and /metrics (0.0.0.0 in a pod). */
   http: { host: string; port: number };
   stack: { home: string | undefined; state: string | undefined };
-  kafka: { brokers: string[]; topicPrefix: string; followGroup: string; consumerGroup: string };
+  kafka: {
+    brokers: string[];
+    topicPrefix: string;
+    followGroup: string;
+    consumerGroup: string;
+    sasl?: { mechanism: 'scram-sha-512' | 'scram-sha-256'; username: string; password: string };
+    tls: boolean;
+    caFile?: string;
+  };
   registry: { url: string };
   s3: {
     endpoint: string;
@@ -76,7 +96,15 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
     log: { level: e.LOG_LEVEL },
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
     stack: { home: e.RAPFLOW_HOME, state: e.RAPFLOW_STATE },
-    kafka: { brokers: e.KAFKA_BROKERS, topicPrefix: e.KAFKA_TOPIC_PREFIX, followGroup: e.KAFKA_FOLLOW_GROUP, consumerGroup: e.KAFKA_CONSUMER_GROUP },
+    kafka: {
+      brokers: e.KAFKA_BROKERS,
+      topicPrefix: e.KAFKA_TOPIC_PREFIX,
+      followGroup: e.KAFKA_FOLLOW_GROUP,
+      consumerGroup: e.KAFKA_CONSUMER_GROUP,
+      ...(e.KAFKA_SASL_MECHANISM ? { sasl: { mechanism: e.KAFKA_SASL_MECHANISM, username: e.KAFKA_SASL_USERNAME!, password: e.KAFKA_SASL_PASSWORD! } } : {}),
+      tls: e.KAFKA_TLS === 'true',
+      ...(e.KAFKA_TLS_CA_FILE ? { caFile: e.KAFKA_TLS_CA_FILE } : {}),
+    },
     registry: { url: e.REGISTRY_URL },
     s3: {
       endpoint: e.S3_ENDPOINT,
@@ -105,6 +133,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
 export function redactedConfig(config: Config): Config {
   return {
     ...config,
+    kafka: { ...config.kafka, ...(config.kafka.sasl ? { sasl: { ...config.kafka.sasl, password: '[redacted]' } } : {}) },
     s3: { ...config.s3, secretKey: '[redacted]' },
     cassandra: { ...config.cassandra, password: '[redacted]' },
   };

@@ -37,6 +37,8 @@ export interface SplitOptions {
   limits?: YamlLimits;
   /** A claim older than this belongs to a run that died and may be taken over. */
   staleAfterMs?: number;
+  /** Registry id and version of the writer schema per topic, recorded in the manifest. */
+  schemas?: Record<string, { id: number; version: number }>;
 }
 
 export interface FileResult {
@@ -61,6 +63,8 @@ export interface Manifest {
   files: FileResult[];
   /** Records produced per topic in this run. */
   totals: Record<string, number>;
+  /** Writer schema per topic: registry id and subject version. */
+  schemas?: Record<string, { id: number; version: number }>;
   /** Set when the run stopped early (the error that stopped it). */
   stoppedBy?: { code: string; message: string };
 }
@@ -178,7 +182,7 @@ export async function splitAll(
   opts: SplitOptions,
   onFile?: (r: FileResult, done: number) => void,
 ): Promise<{ manifest: Manifest; error?: RapflowError }> {
-  const manifest: Manifest = { runId: opts.runId, startedAt: new Date().toISOString(), files: [], totals: {} };
+  const manifest: Manifest = { runId: opts.runId, startedAt: new Date().toISOString(), files: [], totals: {}, ...(opts.schemas ? { schemas: opts.schemas } : {}) };
   // Settled promises: a prefetch or a ledger write that fails while we wait elsewhere must not go unhandled.
   type Settled<T> = Promise<{ value: T } | { error: unknown }>;
   const settle = <T>(p: Promise<T>): Settled<T> =>

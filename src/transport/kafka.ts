@@ -1,5 +1,5 @@
 // Kafka adapter (kafkajs): topics, a transactional producer, consumers; kafkajs errors become ours here.
-import kafkajs, { CompressionTypes, Kafka, logLevel, Partitioners, type Consumer, type Producer, type RecordMetadata } from 'kafkajs';
+import kafkajs, { CompressionTypes, Kafka, logLevel, Partitioners, type Consumer, type Producer, type RecordMetadata, type SASLOptions } from 'kafkajs';
 export type { Producer } from 'kafkajs';
 import { RapflowError } from '../errors.js';
 import { partitionFor } from './partition.js';
@@ -28,6 +28,10 @@ export interface InMessageLike {
 export interface KafkaSettings {
   brokers: string[];
   clientId: string;
+  sasl?: { mechanism: 'scram-sha-512' | 'scram-sha-256'; username: string; password: string };
+  tls?: boolean;
+  /** PEM of the CA that signed the brokers' certificates (Strimzi's cluster CA). */
+  ca?: string;
 }
 
 /** The producer knobs chosen by measurement (bench/split). */
@@ -137,6 +141,8 @@ export class KafkaTransport {
     this.kafka = new Kafka({
       clientId: settings.clientId,
       brokers: settings.brokers,
+      ...(settings.sasl ? { sasl: settings.sasl as SASLOptions } : {}),
+      ...(settings.tls ? { ssl: settings.ca ? { ca: [settings.ca] } : true } : {}),
       logLevel: logLevel.NOTHING,
       connectionTimeout: 3_000,
       // Bounded: after these, the command ends with 75 and the workflow decides whether to retry.
@@ -268,6 +274,85 @@ export class KafkaTransport {
         },
       });
     });
+  }
+
+  /** Offsets a consumer group has committed (the next offset it will read), per topic and partition; "-1" when none. */
+  async committedOffsets(groupId: string, topics: string[]): Promise<LastOffsets> {
+    const admin = this.kafka.admin();
+    try {
+      await admin.connect();
+      const answer = await admin.fetchOffsets({ groupId, topics });
+      return Object.fromEntries(answer.map((t) => [t.topic, Object.fromEntries(t.partitions.map((p) => [String(p.partition), p.offset]))]));
+    } catch (err) {
+      throw kafkaError(err, `reading the offsets of group ${groupId}`);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /**
+   * Every record of a topic as it stands now (up to the high watermarks read at the start), for
+   * small topics written without transactions and read whole, like the dead-letter topic.
+   */
+  async readToEnd(topic: string, timeoutMs = 30_000): Promise<InMessageLike[]> {
+    const admin = this.kafka.admin();
+    let ends: { partition: number; low: string; high: string }[];
+    try {
+      await admin.connect();
+      ends = await admin.fetchTopicOffsets(topic);
+    } catch (err) {
+      throw kafkaError(err, `reading the offsets of ${topic}`);
+    } finally {
+      await admin.disconnect();
+    }
+    const pending = new Map(ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]));
+    const out: InMessageLike[] = [];
+    if (pending.size === 0) return out;
+    // A group is needed by kafkajs to fetch; it commits nothing and is deleted afterwards.
+    const groupId = `rapflow-read-${process.pid}-${Date.now()}`;
+    const consumer = this.kafka.consumer({ groupId, allowAutoTopicCreation: false, retry: { retries: 3, restartOnFailure: () => Promise.resolve(false) } });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new RapflowError('KAFKA_UNAVAILABLE', `reading ${topic}: not at its end after ${timeoutMs / 1000} s`)), timeoutMs);
+        consumer
+          .run({
+            autoCommit: false,
+            eachMessage: async ({ partition, message }) => {
+              const high = pending.get(partition);
+              if (high === undefined || BigInt(message.offset) >= high) return;
+              out.push({
+                topic,
+                partition,
+                offset: message.offset,
+                key: message.key,
+                value: message.value,
+                headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)])),
+              });
+              // The end: for a topic written without transactions (like rap.dlq) the high watermark follows the last record.
+              if (BigInt(message.offset) + 1n >= high) pending.delete(partition);
+              if (pending.size === 0) {
+                clearTimeout(timer);
+                resolve();
+              }
+              return Promise.resolve();
+            },
+          })
+          .catch(reject);
+      });
+    } catch (err) {
+      throw kafkaError(err, `reading ${topic}`);
+    } finally {
+      await consumer.disconnect();
+      const cleanup = this.kafka.admin();
+      await cleanup
+        .connect()
+        .then(() => cleanup.deleteGroups([groupId]))
+        .catch(() => undefined)
+        .finally(() => cleanup.disconnect());
+    }
+    return out;
   }
 
   /** Answers when a broker answers a metadata request (readiness). */

@@ -38,3 +38,10 @@ export const HEADER = {
   schemaId: 'rapflow.schema.id',
   schemaVersion: 'rapflow.schema.version',
 } as const;
+
+/** Headers a dead letter carries besides the original record's (readable without decoding it). */
+export const DLQ_HEADER = {
+  code: 'rapflow.dlq.code',
+  reason: 'rapflow.dlq.reason',
+  sourceTopic: 'rapflow.dlq.source-topic',
+} as const;

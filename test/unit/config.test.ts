@@ -32,10 +32,26 @@ describe('loadConfig', () => {
   });
 
   it('redacts secrets for printing', () => {
-    const c = loadConfig({ S3_SECRET_KEY: 'super-secret-value', CASSANDRA_PASSWORD: 'pw-123456' });
+    const c = loadConfig({
+      S3_SECRET_KEY: 'super-secret-value',
+      CASSANDRA_PASSWORD: 'pw-123456',
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SASL_USERNAME: 'rapflow-consume',
+      KAFKA_SASL_PASSWORD: 'scram-pw-98765',
+    });
+    expect(c.kafka.sasl).toEqual({ mechanism: 'scram-sha-512', username: 'rapflow-consume', password: 'scram-pw-98765' });
     const printed = JSON.stringify(redactedConfig(c));
     expect(printed).not.toContain('super-secret-value');
     expect(printed).not.toContain('pw-123456');
+    expect(printed).not.toContain('scram-pw-98765');
+    expect(printed).toContain('rapflow-consume');
     expect(printed).toContain('[redacted]');
+  });
+
+  it('wants SASL credentials with a mechanism, and TLS on for a CA file', () => {
+    expect(() => loadConfig({ KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'u' })).toThrow(/KAFKA_SASL_MECHANISM: needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD/);
+    expect(() => loadConfig({ KAFKA_TLS_CA_FILE: '/etc/ca.crt' })).toThrow(/KAFKA_TLS_CA_FILE: set KAFKA_TLS=true/);
+    expect(loadConfig({ KAFKA_TLS: 'true', KAFKA_TLS_CA_FILE: '/etc/ca.crt' }).kafka).toMatchObject({ tls: true, caFile: '/etc/ca.crt' });
+    expect(loadConfig({}).kafka.tls).toBe(false);
   });
 });

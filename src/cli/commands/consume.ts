@@ -7,6 +7,7 @@ import { projectPath } from '../../config/paths.js';
 import { classify, RapflowError } from '../../errors.js';
 import { processBatch, type InMessage } from '../../pipeline/consume.js';
 import type { RetryPolicy } from '../../retry.js';
+import { DLQ_HEADER } from '../../transport/topics.js';
 import { CqlSink } from '../../sink/cql-sink.js';
 import type { Logger } from '../../observability/logger.js';
 import { ConsumerMetrics, serveHealth } from '../../observability/metrics.js';
@@ -80,7 +81,7 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
     await dlq.send({
       topic: dlqTopic,
       acks: -1,
-      messages: [{ key: m.key, value, headers: { ...m.headers, 'rapflow.dlq.code': error.code, 'rapflow.dlq.reason': error.message.slice(0, 1000) } }],
+      messages: [{ key: m.key, value, headers: { ...m.headers, [DLQ_HEADER.code]: error.code, [DLQ_HEADER.reason]: error.message.slice(0, 1000), [DLQ_HEADER.sourceTopic]: m.topic } }],
     });
   };
 

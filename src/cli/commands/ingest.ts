@@ -1,7 +1,7 @@
 // `rapflow topics create`, `db init`, `upload`, `discover`, `split`: the batch half of the pipeline.
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
-import { loadSchemaSet, RECORD_NAMES } from '../../codec/schemas.js';
+import { loadSchemaSet, RECORD_NAMES, topicOf } from '../../codec/schemas.js';
 import { redactedConfig } from '../../config/index.js';
 import { projectPath } from '../../config/paths.js';
 import { RapflowError } from '../../errors.js';
@@ -94,9 +94,11 @@ export function registerIngest(program: Command, ctx: CliContext): void {
         return { bucket, key: prefix };
       });
       if (opts.fromList) targets.push(...(JSON.parse(await readFile(opts.fromList, 'utf8')) as { bucket: string; key: string }[]));
+      let shard: { k: number; n: number } | undefined;
       if (opts.shard) {
         if (!opts.fromList) throw new RapflowError('CONFIG_INVALID', '--shard divides a --from-list: pass one');
-        targets = shareOf(targets, parseShard(opts.shard));
+        shard = parseShard(opts.shard);
+        targets = shareOf(targets, shard);
       }
       if (opts.follow && targets.length > 0) throw new RapflowError('CONFIG_INVALID', '--follow takes its objects from the events topic: name none');
       // An empty list is a run with nothing new (or an empty shard): it writes an empty manifest.
@@ -106,7 +108,8 @@ export function registerIngest(program: Command, ctx: CliContext): void {
       const runId = runIdOf(c);
       const log = loggerOf(c, 'split', Boolean(process.stderr.isTTY) && !opts.follow).child({ runId });
       log.info({ config: redactedConfig(c) }, 'configuration');
-      const splitter = await openSplitter(ctx, runId, log);
+      // One transactional id per shard: pods of one run must not fence each other.
+      const splitter = await openSplitter(ctx, runId, log, shard);
       if (opts.follow) {
         await followInbox(ctx, splitter, log, opts.manifest);
         return;
@@ -142,14 +145,14 @@ export interface Splitter {
 }
 
 /** Everything split needs, connected once: registry ids, a transactional producer, the encoder thread, the ledger. */
-export async function openSplitter(ctx: CliContext, runId: string, log: Logger): Promise<Splitter> {
+export async function openSplitter(ctx: CliContext, runId: string, log: Logger, shard?: { k: number; n: number }): Promise<Splitter> {
   const c = ctx.config;
   const set = loadSchemaSet(projectPath('avro'));
   const registered = await registryOf(c).registerAll(set, RECORD_NAMES.filter((n) => n !== 'DeadLetter'));
   const ids: SchemaIds = new Map([...registered].map(([name, r]) => [name, { id: r.id, version: r.version }]));
   const limits = { ...DEFAULT_YAML_LIMITS, maxBytes: c.limits.maxFileBytes };
   const topics = rapTopics(c.kafka.topicPrefix).map((t) => t.name);
-  const producer = await kafkaOf(c, 'split').transactionalProducer(`rapflow-split-${runId}`, topics);
+  const producer = await kafkaOf(c, 'split').transactionalProducer(`rapflow-split-${runId}${shard ? `-${shard.k}of${shard.n}` : ''}`, topics);
   const encoder = new WorkerEncoder({ avroDir: projectPath('avro'), ids: [...ids], topicPrefix: c.kafka.topicPrefix, limits, partitions: producer.partitionsByTopic() });
   const cql = cqlOf(c);
   try {
@@ -159,7 +162,8 @@ export async function openSplitter(ctx: CliContext, runId: string, log: Logger):
     throw err;
   }
   const deps = { store: storeOf(c), ledger: new CqlLedger(cql), producer, encoder, log };
-  const opts = { runId, topicPrefix: c.kafka.topicPrefix, quarantinePrefix: c.s3.quarantinePrefix, limits };
+  const schemas = Object.fromEntries([...ids].map(([name, r]) => [topicOf(name, c.kafka.topicPrefix), r]));
+  const opts = { runId, topicPrefix: c.kafka.topicPrefix, quarantinePrefix: c.s3.quarantinePrefix, limits, schemas };
   return {
     run: (targets, onFile) => splitAll(targets, deps, opts, onFile),
     close: async () => {

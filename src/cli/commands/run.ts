@@ -9,17 +9,21 @@ import { validateSources } from '../../pipeline/validate.js';
 import { CqlLedger } from '../../sink/cql-ledger.js';
 import { LocalSource } from '../../source/local.js';
 import { rapTopics } from '../../transport/topics.js';
-import { CQL_SCHEMA, cqlOf, kafkaOf, loggerOf, registryOf, runIdOf, storeOf } from '../adapters.js';
+import { CQL_SCHEMA, cqlOf, kafkaOf, loggerOf, readerOf, registryOf, runIdOf, storeOf } from '../adapters.js';
 import type { CliContext } from '../context.js';
 import { formatReports } from '../format.js';
-import { openSplitter, summary } from './ingest.js';
-import { startConsumer, stopWhenIdle } from './consume.js';
+import { RapflowError } from '../../errors.js';
+import { reconcile, waitForConsumer, type VerifyReport } from '../../pipeline/verify.js';
+import { openSplitter, type Splitter } from './ingest.js';
+import { startConsumer, type ConsumeTotals } from './consume.js';
+import { writeReport } from './report.js';
+import { verifyDeps } from './verify.js';
 import { stackFrom } from './stack.js';
 
 export function registerRun(program: Command, ctx: CliContext): void {
   program
     .command('run')
-    .description('the whole pipeline on the sample data, as the Argo workflow runs it (what `npm start` runs)')
+    .description('the whole pipeline on the sample data, as the Argo workflow runs it (what `npm start` runs): stack, schemas, topics, upload, consume, discover, split, verify, report')
     .option('--data <dir>', 'Rap-as-Code files to ingest', projectPath('data'))
     .option('--out <dir>', 'where the run writes its list and manifest', '.local/run')
     .action(async (opts: { data: string; out: string }) => {
@@ -44,7 +48,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
           await cql.close();
         }
       });
-      const { report } = await step('validate', () => validateSources([new LocalSource(opts.data)], loadSchemaSet(projectPath('avro')).types));
+      const { report: validation } = await step('validate', () => validateSources([new LocalSource(opts.data)], loadSchemaSet(projectPath('avro')).types));
       const store = storeOf(c);
       const uploaded = await step('upload', async () => {
         await store.ensureBucket(c.s3.inboxBucket);
@@ -63,38 +67,58 @@ export function registerRun(program: Command, ctx: CliContext): void {
       await writeFile(join(opts.out, 'todo.json'), JSON.stringify(found.todo, null, 2));
       const runId = runIdOf(c);
       const manifestFile = join(opts.out, 'manifest.json');
-      const result = await step('split', async () => {
-        if (found.todo.length === 0) return undefined;
-        const splitter = await openSplitter(ctx, runId, loggerOf(c, 'split', true).child({ runId }));
-        try {
-          return await splitter.run(found.todo);
-        } finally {
-          await splitter.close();
-        }
-      });
 
-      const consumed = await step('consume', async () => {
-        const handle = await startConsumer(ctx, loggerOf(c, 'consume', true));
-        const idle = stopWhenIdle(handle, 3);
-        try {
-          return await handle.finished;
-        } finally {
-          clearInterval(idle);
-        }
-      });
-
-      const invalid = report.files.filter((f) => !f.valid);
-      ctx.out('');
-      ctx.out(`data: ${report.files.length} files validated, ${invalid.length} invalid; ${uploaded.length} uploaded; ${found.todo.length} new, ${found.finished} already ingested`);
-      if (result) {
+      // The consumer runs beside split, as the Deployment does on a cluster; verify waits for it.
+      const consumer = await step('consumer start', () => startConsumer(ctx, loggerOf(c, 'consume', true)));
+      let consumed: ConsumeTotals;
+      let result: Awaited<ReturnType<Splitter['run']>>;
+      let verified: VerifyReport;
+      try {
+        result = await step('split', async () => {
+          const splitter = await openSplitter(ctx, runId, loggerOf(c, 'split', true).child({ runId }));
+          try {
+            return await splitter.run(found.todo);
+          } finally {
+            await splitter.close();
+          }
+        });
         await writeFile(manifestFile, JSON.stringify(result.manifest, null, 2));
-        ctx.out(summary(result.manifest, manifestFile));
-      } else {
-        ctx.out('split: nothing new (every file is already in the ledger)');
+        if (result.error) throw result.error;
+        verified = await step('verify', async () => {
+          const reader = await readerOf(c);
+          try {
+            const deps = verifyDeps(ctx, reader);
+            const lag = await waitForConsumer([result.manifest], deps, 120_000);
+            if (lag.length > 0) throw new RapflowError('CONSUMER_BEHIND', `the consumer did not catch up within 120 s: ${lag.map((b) => `${b.topic}[${b.partition}]`).join(', ')}`);
+            return await reconcile([result.manifest], deps);
+          } finally {
+            await reader.close();
+          }
+        });
+      } finally {
+        await consumer.stop();
+        consumed = await consumer.finished;
       }
-      ctx.out(`consume: ${consumed.records} records read, ${consumed.written} written to Cassandra keyspace ${c.cassandra.keyspace}, ${consumed.deadLettered} dead-lettered`);
-      ctx.out(`time per step: ${times.map(([n, s]) => `${n} ${s.toFixed(1)} s`).join(', ')}`);
-      ctx.out('\nNext stages, not built yet: verify, query, report.');
-      if (result?.error) throw result.error;
+      const report = await step('report', () => writeReport(ctx, [result.manifest], join(opts.out, 'report'), { lyrics: 40, verifyTimeoutS: 30 }));
+
+      const m = result.manifest;
+      const by = (status: string) => m.files.filter((f) => f.status === status);
+      const invalid = validation.files.filter((f) => !f.valid);
+      const rows = report.data.counts.rows;
+      ctx.out('');
+      ctx.out(`run ${runId}`);
+      ctx.out(`files:      ${validation.files.length} validated (${invalid.length} invalid), ${uploaded.length} uploaded, ${found.todo.length} new, ${found.finished} already ingested`);
+      ctx.out(`split:      ${by('split').length} split, ${by('quarantined').length} quarantined${by('busy').length ? `, ${by('busy').length} busy in another run` : ''}`);
+      const topics = Object.entries(m.totals);
+      ctx.out(`records:    ${topics.length ? topics.map(([t, n]) => `${t} ${n}`).join(', ') : 'none (nothing new)'}`);
+      ctx.out(`consume:    ${consumed.records} records read, ${consumed.written} rows written, ${consumed.deadLettered} dead-lettered`);
+      ctx.out(`verify:     ${verified.ok ? 'ok' : 'MISMATCH'}, ${verified.files.length} files reconciled${verified.ok ? '' : `: ${verified.files.filter((f) => f.status === 'mismatch').map((f) => f.key).join(', ')}`}`);
+      ctx.out(`tables:     ${rows.artists} artists, ${rows.songs} songs, ${rows.lyricLines} lyric lines, ${rows.meetups} meetups (keyspace ${c.cassandra.keyspace})`);
+      ctx.out(`quality:    ${report.data.counts.quarantined} files in quarantine, ${report.data.counts.deadLettered} dead-lettered records`);
+      ctx.out(`time:       ${times.map(([n, t]) => `${n} ${t.toFixed(1)} s`).join(', ')}`);
+      ctx.out(`manifest:   ${manifestFile}`);
+      ctx.out(`report:     ${report.html}`);
+      ctx.out(`next:       rapflow query songs --artist "Lil Sidecar"   (npm run -s rapflow -- query ...)`);
+      if (!verified.ok) throw new RapflowError('VERIFY_MISMATCH', 'the run does not reconcile: see the verify line above and the report');
     });
 }

@@ -1,0 +1,108 @@
+// `rapflow report [--manifest ...] --out <dir>`: data quality and insights as report.json and one self-contained report.html.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { topicOf } from '../../codec/schemas.js';
+import type { Config } from '../../config/index.js';
+import { RapflowError } from '../../errors.js';
+import type { Manifest } from '../../pipeline/split.js';
+import { reconcile, waitForConsumer, type VerifyReport } from '../../pipeline/verify.js';
+import { collect, everyRow, type RapReader } from '../../read/reader.js';
+import { buildReport, LineStats, type DeadLetterEntry, type QuarantineEntry, type ReportData } from '../../report/build.js';
+import { renderCharts } from '../../report/charts.js';
+import { renderHtml } from '../../report/html.js';
+import { DLQ_HEADER, HEADER } from '../../transport/topics.js';
+import { kafkaOf, readerOf, storeOf } from '../adapters.js';
+import type { CliContext } from '../context.js';
+import { loadManifests, verifyDeps } from './verify.js';
+
+/** Quarantine reports (`<key>.report.json`) in the inbox bucket, newest first, at most `max`. */
+async function quarantineReports(c: Config, max = 500): Promise<QuarantineEntry[]> {
+  const store = storeOf(c);
+  const out: QuarantineEntry[] = [];
+  for await (const ref of store.list(c.s3.inboxBucket, c.s3.quarantinePrefix)) {
+    if (!ref.key.endsWith('.report.json')) continue;
+    if (out.length >= max) break;
+    const body = JSON.parse(Buffer.from(await store.read(ref)).toString('utf8')) as { file: string; runId: string; quarantinedAt: string; problems: QuarantineEntry['problems'] };
+    out.push({ file: body.file, runId: body.runId, quarantinedAt: body.quarantinedAt, problems: body.problems ?? [] });
+  }
+  return out.sort((a, b) => b.quarantinedAt.localeCompare(a.quarantinedAt));
+}
+
+async function deadLetters(c: Config): Promise<DeadLetterEntry[]> {
+  const messages = await kafkaOf(c, 'report').readToEnd(topicOf('DeadLetter', c.kafka.topicPrefix));
+  return messages.map((m) => ({
+    topic: m.headers[DLQ_HEADER.sourceTopic] ?? '',
+    key: m.key?.toString() ?? '',
+    code: m.headers[DLQ_HEADER.code] ?? '',
+    reason: m.headers[DLQ_HEADER.reason] ?? '',
+    source: m.headers[HEADER.sourceKey] ? `s3://${m.headers[HEADER.sourceBucket]}/${m.headers[HEADER.sourceKey]} #${m.headers[HEADER.recordIndex] ?? '?'}` : '',
+  }));
+}
+
+/** Everything the report needs from the tables; lines are streamed into counters, lyrics kept for `lyricSongs` songs. */
+async function readTables(reader: RapReader, lyricSongs: number) {
+  const [artists, songs, meetups] = [await collect(everyRow((p) => reader.artists(p))), await collect(everyRow((p) => reader.songs(p))), await collect(everyRow((p) => reader.meetups(p)))];
+  const stats = new LineStats();
+  for await (const l of everyRow((p) => reader.allLines(p), 2000)) stats.add(l);
+  const shown = [...songs].sort((a, b) => a.artist.localeCompare(b.artist) || a.releaseDate.localeCompare(b.releaseDate)).slice(0, lyricSongs);
+  const lyrics = [];
+  for (const song of shown) lyrics.push({ song, lines: await reader.lines(song.id) });
+  return { artists, songs, meetups, stats, lyrics };
+}
+
+export async function writeReport(ctx: CliContext, manifests: Manifest[], outDir: string, opts: { lyrics: number; verifyTimeoutS: number }): Promise<{ data: ReportData; html: string; json: string }> {
+  const c = ctx.config;
+  const reader = await readerOf(c);
+  let verify: VerifyReport | undefined;
+  try {
+    if (manifests.length > 0) {
+      const deps = verifyDeps(ctx, reader);
+      const lag = await waitForConsumer(manifests, deps, opts.verifyTimeoutS * 1000);
+      if (lag.length === 0) verify = await reconcile(manifests, deps);
+      else ctx.err(`report: the consumer is still behind (${lag.length} partitions); reconciliation left out of the report`);
+    }
+    const tables = await readTables(reader, opts.lyrics);
+    const data = buildReport({
+      generatedAt: new Date().toISOString(),
+      manifests,
+      ...(verify ? { verify } : {}),
+      artists: tables.artists,
+      songs: tables.songs,
+      lineStats: tables.stats,
+      meetups: tables.meetups,
+      quarantine: await quarantineReports(c),
+      deadLetters: await deadLetters(c),
+      lyrics: tables.lyrics,
+    });
+    const html = renderHtml(data, await renderCharts(data));
+    await mkdir(outDir, { recursive: true });
+    const files = { html: resolve(join(outDir, 'report.html')), json: resolve(join(outDir, 'report.json')) };
+    await writeFile(files.json, JSON.stringify(data, null, 2));
+    await writeFile(files.html, html);
+    return { data, ...files };
+  } finally {
+    await reader.close();
+  }
+}
+
+export function registerReport(program: Command, ctx: CliContext): void {
+  program
+    .command('report')
+    .description('data quality and insights: report.json and one self-contained report.html (charts inline, no script, no external request)')
+    .option('--manifest <paths...>', 'split manifests of the run (files or folders): adds per-run counts, reconciliation and schema versions')
+    .option('--out <dir>', 'where to write report.json and report.html', '.local/report')
+    .option('--lyrics <n>', 'songs whose lyrics the page shows in full', '40')
+    .option('--verify-timeout <seconds>', 'how long to wait for the consumer before reconciling', '30')
+    .action(async (o: { manifest?: string[]; out: string; lyrics: string; verifyTimeout: string }) => {
+      const lyrics = Number(o.lyrics);
+      const verifyTimeoutS = Number(o.verifyTimeout);
+      if (!Number.isInteger(lyrics) || lyrics < 0) throw new RapflowError('CONFIG_INVALID', `--lyrics ${o.lyrics}: expected a whole number`);
+      if (!Number.isFinite(verifyTimeoutS) || verifyTimeoutS < 0) throw new RapflowError('CONFIG_INVALID', `--verify-timeout ${o.verifyTimeout}: expected seconds`);
+      const manifests = o.manifest ? await loadManifests(o.manifest) : [];
+      const r = await writeReport(ctx, manifests, o.out, { lyrics, verifyTimeoutS });
+      const n = r.data.counts;
+      ctx.out(`report: ${n.rows.songs} songs, ${n.rows.lyricLines} lines, ${n.quarantined} quarantined files, ${n.deadLettered} dead letters`);
+      ctx.out(`  ${r.html}\n  ${r.json}`);
+    });
+}

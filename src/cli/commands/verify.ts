@@ -1,0 +1,92 @@
+// `rapflow verify --manifest <file|dir>...`: wait for the consumer, then reconcile each split file with the rows.
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { loadSchemaSet, topicOf } from '../../codec/schemas.js';
+import { projectPath } from '../../config/paths.js';
+import { RapflowError } from '../../errors.js';
+import type { Manifest } from '../../pipeline/split.js';
+import { parseManifests, reconcile, waitForConsumer, type VerifyDeps, type VerifyReport } from '../../pipeline/verify.js';
+import { kafkaOf, readerOf, storeOf } from '../adapters.js';
+import type { CliContext } from '../context.js';
+
+/** Manifests from files and folders (every *.json and *.jsonl in a folder, as Argo hands a directory artifact over). */
+export async function loadManifests(paths: string[]): Promise<Manifest[]> {
+  const out: Manifest[] = [];
+  for (const p of paths) {
+    const info = await stat(p).catch(() => undefined);
+    if (!info) throw new RapflowError('CONFIG_INVALID', `--manifest ${p}: no such file or folder`);
+    const files = info.isDirectory()
+      ? (await readdir(p, { recursive: true })).filter((f) => /\.jsonl?$/.test(f)).sort().map((f) => join(p, f))
+      : [p];
+    for (const f of files) out.push(...parseManifests(await readFile(f, 'utf8'), f));
+  }
+  return out;
+}
+
+export function verifyDeps(ctx: CliContext, reader: VerifyDeps['reader']): VerifyDeps {
+  const c = ctx.config;
+  const kafka = kafkaOf(c, 'verify');
+  const store = storeOf(c);
+  return {
+    committed: (topics) => kafka.committedOffsets(c.kafka.consumerGroup, topics),
+    read: async (bucket, key) => {
+      const ref = await store.stat(bucket, key);
+      return { etag: ref.etag ?? '', bytes: await store.read(ref) };
+    },
+    reader,
+    deadLetters: () => kafka.readToEnd(topicOf('DeadLetter', c.kafka.topicPrefix)),
+    types: loadSchemaSet(projectPath('avro')).types,
+    topicPrefix: c.kafka.topicPrefix,
+  };
+}
+
+export function formatVerify(report: VerifyReport): string {
+  const lines: string[] = [];
+  for (const f of report.files) {
+    const counts = Object.entries(f.tables)
+      .map(([t, c]) => `${t} ${c.found}/${c.expected}${c.deadLettered ? ` (+${c.deadLettered} dead-lettered)` : ''}`)
+      .join(', ');
+    lines.push(`${f.status.padEnd(11)} s3://${f.bucket}/${f.key}${counts ? `  ${counts}` : ''}`);
+    for (const d of f.differences) lines.push(`            ${d}`);
+  }
+  const totals = Object.entries(report.totals).map(([t, c]) => `${t} ${c.found}/${c.expected}${c.deadLettered ? ` +${c.deadLettered} dead-lettered` : ''}`);
+  const bad = report.files.filter((f) => f.status === 'mismatch').length;
+  lines.push(
+    report.ok
+      ? `verified ${report.files.length} files: every record is a row or a dead letter (${totals.join(', ') || 'nothing produced'})`
+      : `${bad} of ${report.files.length} files do not reconcile (${totals.join(', ')})`,
+  );
+  return lines.join('\n');
+}
+
+export function registerVerify(program: Command, ctx: CliContext): void {
+  program
+    .command('verify')
+    .description('wait until the consumer has committed past what split produced, then check each file: records produced == rows readable (or dead-lettered)')
+    .requiredOption('--manifest <paths...>', 'split manifests: files or folders of them')
+    .option('--timeout <seconds>', 'how long to wait for the consumer to catch up', '120')
+    .option('--json', 'machine-readable report')
+    .action(async (opts: { manifest: string[]; timeout: string; json?: boolean }) => {
+      const timeout = Number(opts.timeout);
+      if (!Number.isFinite(timeout) || timeout < 0) throw new RapflowError('CONFIG_INVALID', `--timeout ${opts.timeout}: expected seconds`);
+      const manifests = await loadManifests(opts.manifest);
+      const reader = await readerOf(ctx.config);
+      try {
+        const deps = verifyDeps(ctx, reader);
+        const lag = await waitForConsumer(manifests, deps, timeout * 1000);
+        if (lag.length > 0) {
+          const where = lag.map((b) => `${b.topic}[${b.partition}] committed ${b.committed}, needs ${b.needed}`).join('; ');
+          throw new RapflowError('CONSUMER_BEHIND', `group ${ctx.config.kafka.consumerGroup} has not consumed what split produced after ${timeout} s: ${where}`);
+        }
+        const report = await reconcile(manifests, deps);
+        ctx.out(opts.json ? JSON.stringify(report, null, 2) : formatVerify(report));
+        if (!report.ok) {
+          const bad = report.files.filter((f) => f.status === 'mismatch');
+          throw new RapflowError('VERIFY_MISMATCH', `${bad.length} files do not reconcile: ${bad.map((f) => f.key).join(', ')}`);
+        }
+      } finally {
+        await reader.close();
+      }
+    });
+}
