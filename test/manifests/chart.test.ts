@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/index.js';
 import { CHART, find, helmTemplate, KUBE_VERSION, renderChart, run, tool, VALUE_SETS, type K8sObject } from './tools.js';
 
 type Any = any;
@@ -120,5 +121,22 @@ describe('helm/rapflow', () => {
     expect(byName.get(wt.onExit)).toBeDefined();
     expect(byName.get(wt.onExit).retryStrategy).toBeUndefined();
     for (const t of byName.values()) if (t.outputs?.artifacts) for (const a of t.outputs.artifacts) expect(a.archive, `${t.name}.${a.name}`).toEqual({ none: {} });
+  });
+
+  it.each(Object.keys(VALUE_SETS))('gives every rapflow container (%s values) an environment rapflow accepts', (set) => {
+    const objects = renderChart(VALUE_SETS[set]);
+    const config = find(objects, 'ConfigMap', 'rapflow-config').data!;
+    const pods = objects.flatMap((o): [string, Any][] => {
+      if (o.kind === 'Deployment' || o.kind === 'Job') return podOf(o).containers.map((c: Any) => [`${o.metadata.name}/${c.name}`, c]);
+      if (o.kind === 'WorkflowTemplate') return spec(o).templates.filter((t: Any) => t.container?.envFrom).map((t: Any) => [`${o.metadata.name}/${t.name}`, t.container]);
+      return [];
+    });
+    const rapflow = pods.filter(([, c]) => (c.envFrom ?? []).some((e: Any) => e.configMapRef?.name === 'rapflow-config'));
+    expect(rapflow.length).toBeGreaterThanOrEqual(set === 'minimal' ? 2 : 6);
+    for (const [where, c] of rapflow) {
+      // Secrets become placeholders of a valid shape; Argo expressions a valid RUN_ID.
+      const env = Object.fromEntries((c.env as Any[]).map((e) => [e.name, e.valueFrom ? 'secret-from-kubernetes' : String(e.value).replace(/\{\{[^}]+\}\}/g, 'x')]));
+      expect(() => loadConfig({ ...config, ...env }), where).not.toThrow();
+    }
   });
 });

@@ -87,6 +87,8 @@ Include with (dict "root" $ "user" "rapflow-split").
       name: {{ .root.Values.cassandra.existingSecret }}
       key: {{ .root.Values.cassandra.passwordKey }}
 {{- if and .user .root.Values.kafka.saslMechanism }}
+- name: KAFKA_SASL_MECHANISM
+  value: {{ .root.Values.kafka.saslMechanism | quote }}
 - name: KAFKA_SASL_USERNAME
   value: {{ .user }}
 - name: KAFKA_SASL_PASSWORD
