@@ -4,7 +4,7 @@ import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { ReportData } from './build.js';
 
-const WIDTH = 430;
+const WIDTH = 360;
 const FONT = 'system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK JP", "Noto Sans Devanagari", sans-serif';
 const PALETTE = ['#5b3cc4', '#e4572e', '#17bebb', '#ffc914', '#76b041', '#2e282a', '#c2185b', '#0277bd', '#8d6e63', '#9e9e9e'];
 
@@ -12,7 +12,7 @@ const config = {
   font: FONT,
   background: 'transparent',
   view: { stroke: null },
-  axis: { labelFontSize: 11, titleFontSize: 12, gridColor: '#e8e6ef', domainColor: '#888' },
+  axis: { labelFontSize: 11, titleFontSize: 12, gridColor: '#e8e6ef', domainColor: '#888', labelLimit: 150 },
   legend: { labelFontSize: 11, titleFontSize: 12 },
   range: { category: PALETTE },
   bar: { color: PALETTE[0] },
