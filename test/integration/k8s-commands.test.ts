@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { find, renderChart, ROOT, type K8sObject } from '../manifests/tools.js';
-import { rapflow, type CliResult } from './cli.js';
+import { rapflow, runProcess, type CliResult } from './cli.js';
 import { config, dropBucket, dropKeyspace, dropTopics, uniqueName } from './stack.js';
 
 type Any = any;
@@ -86,17 +86,8 @@ function imageLayout(): { entrypoint: string[] } {
 let image: { entrypoint: string[] };
 
 /** Runs the image's entrypoint with `args` and exactly `env` (plus PATH and HOME), like a container. */
-function container(args: string[], env: Record<string, string>): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(image.entrypoint[0]!, [...image.entrypoint.slice(1), ...args], { cwd: work, env: { PATH: process.env['PATH'] ?? '', HOME: work, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const container = (args: string[], env: Record<string, string>): Promise<CliResult> =>
+  runProcess(image.entrypoint[0]!, [...image.entrypoint.slice(1), ...args], { cwd: work, env: { PATH: process.env['PATH'] ?? '', HOME: work, ...env } });
 
 const freePort = () =>
   new Promise<number>((resolve) => {
