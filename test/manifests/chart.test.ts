@@ -103,6 +103,9 @@ describe('helm/rapflow', () => {
     const dag = byName.get(wt.entrypoint).dag.tasks as Any[];
     const task = (n: string) => dag.find((t) => t.name === n);
     expect(dag.map((t) => t.name)).toEqual(['discover', 'split', 'verify', 'report', 'verdict']);
+    // The report also after differences, and the run still fails then.
+    expect(task('report').depends).toBe('verify.Succeeded || verify.Failed');
+    expect(task('verdict').when).toBe("'{{tasks.verify.status}}' != 'Succeeded'");
     expect(task('split').withSequence.count).toBe('{{workflow.parameters.shards}}');
     expect(task('split').arguments.artifacts[0].from).toBe('{{tasks.discover.outputs.artifacts.list}}');
     expect(byName.get('split').container.args).toEqual(['split', '--from-list', '/work/list.json', '--shard', '{{inputs.parameters.shard}}/{{workflow.parameters.shards}}', '--manifest', '/work/manifest.json']);
