@@ -28,7 +28,7 @@ const secrets = [password, config.s3.secretKey];
 /** All text of a folder's files, recursively (reports, manifests, lists). */
 function filesText(dir: string): string {
   if (!existsSync(dir)) return '';
-  return readdirSync(dir, { recursive: true })
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
     .map((f) => join(dir, f))
     .filter((f) => statSync(f).isFile())
     .map((f) => readFileSync(f, 'utf8'))
