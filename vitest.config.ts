@@ -1,5 +1,6 @@
-// Three projects: pure unit tests, offline checks of the Kubernetes manifests and GitHub workflows
-// (tools from scripts/k8s/tools.sh), and integration tests against the real local stack.
+// Projects: pure unit tests; offline checks of the Kubernetes manifests, GitHub workflows and
+// Dockerfile (tools from scripts/k8s/tools.sh); integration tests against the real local stack;
+// and the fault scenarios (npm run test:faults).
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
