@@ -1,7 +1,8 @@
 // RapReader over Stargate's REST API v2: the same questions as the CQL reader, as HTTP GETs.
-import { artistOf, byArtistOf, lineOf, meetupOf, songOf, str, type RowLike } from './rows.js';
-import type { KeyedTable, Page, PageRequest, RapReader } from './reader.js';
+import type { KeyedTable, Page, PageRequest } from './reader.js';
+import { str, type RowLike } from './rows.js';
 import type { StargateClient } from './stargate.js';
+import { TableReader, type Eq } from './table-reader.js';
 
 interface Rows {
   count: number;
@@ -12,68 +13,31 @@ interface Rows {
 /** Ids per `$in` filter: the whole URL must stay under Jetty's 8 KiB header limit. */
 const IN_CHUNK = 80;
 
-export class StargateReader implements RapReader {
+export class StargateReader extends TableReader {
   constructor(
     private readonly client: StargateClient,
     private readonly keyspace: string,
-  ) {}
+  ) {
+    super();
+  }
 
-  private async page<T>(table: string, req: PageRequest, map: (r: RowLike) => T, where?: Record<string, unknown>, suffix = ''): Promise<Page<T>> {
+  /** `where` on a partition, or `/rows` for the whole table; both paged with page-size and page-state. */
+  private async get<T>(table: string, req: PageRequest, map: (r: RowLike) => T, where?: Record<string, unknown>): Promise<Page<T>> {
     const params: Record<string, string> = { 'page-size': String(req.size) };
     if (where) params.where = JSON.stringify(where);
     if (req.state) params['page-state'] = req.state;
-    const res = await this.client.get<Rows>(`/v2/keyspaces/${this.keyspace}/${table}${suffix}`, params);
-    const rows = (res?.data ?? []).map(map);
-    return { rows, ...(res?.pageState ? { next: res.pageState } : {}) };
+    const res = await this.client.get<Rows>(`/v2/keyspaces/${this.keyspace}/${table}${where ? '' : '/rows'}`, params);
+    return { rows: (res?.data ?? []).map(map), ...(res?.pageState ? { next: res.pageState } : {}) };
   }
 
-  private async one<T>(table: string, id: string, map: (r: RowLike) => T): Promise<T | undefined> {
+  protected page<T>(table: string, req: PageRequest, map: (r: RowLike) => T, eq?: Eq): Promise<Page<T>> {
+    return this.get(table, req, map, eq ? { [eq[0]]: { $eq: eq[1] } } : undefined);
+  }
+
+  protected async one<T>(table: KeyedTable, id: string, map: (r: RowLike) => T): Promise<T | undefined> {
     const res = await this.client.get<Rows>(`/v2/keyspaces/${this.keyspace}/${table}/${encodeURIComponent(id)}`);
     const row = res?.data[0];
     return row ? map(row) : undefined;
-  }
-
-  songsByArtist(artistId: string, req: PageRequest) {
-    return this.page('songs_by_artist', req, byArtistOf, { artist_id: { $eq: artistId } });
-  }
-
-  song(id: string) {
-    return this.one('songs', id, songOf);
-  }
-
-  artist(id: string) {
-    return this.one('artists', id, artistOf);
-  }
-
-  meetup(id: string) {
-    return this.one('meetups', id, meetupOf);
-  }
-
-  async lines(songId: string) {
-    const out = [];
-    let state: string | undefined;
-    do {
-      const p = await this.page('lyric_lines', { size: 1000, ...(state ? { state } : {}) }, lineOf, { song_id: { $eq: songId } });
-      out.push(...p.rows);
-      state = p.next;
-    } while (state);
-    return out;
-  }
-
-  songs(req: PageRequest) {
-    return this.page('songs', req, songOf, undefined, '/rows');
-  }
-
-  artists(req: PageRequest) {
-    return this.page('artists', req, artistOf, undefined, '/rows');
-  }
-
-  meetups(req: PageRequest) {
-    return this.page('meetups', req, meetupOf, undefined, '/rows');
-  }
-
-  allLines(req: PageRequest) {
-    return this.page('lyric_lines', req, lineOf, undefined, '/rows');
   }
 
   async existing(table: KeyedTable, ids: string[]): Promise<Set<string>> {
@@ -82,7 +46,7 @@ export class StargateReader implements RapReader {
       const chunk = ids.slice(i, i + IN_CHUNK);
       let state: string | undefined;
       do {
-        const p = await this.page(table, { size: chunk.length, ...(state ? { state } : {}) }, (r) => str(r.id), { id: { $in: chunk } });
+        const p = await this.get(table, { size: chunk.length, ...(state ? { state } : {}) }, (r) => str(r.id), { id: { $in: chunk } });
         for (const id of p.rows) found.add(id);
         state = p.next;
       } while (state);
