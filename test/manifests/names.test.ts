@@ -18,7 +18,7 @@ const chart = renderChart(['--set', 'devMinio.enabled=true']);
 const values = yaml.load(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as {
   kafka: { brokers: string; consumerGroup: string; caSecret: string; users: Record<'split' | 'consume' | 'verify', string> };
   s3: { endpoint: string; inboxBucket: string; inboxPrefix: string; artifactsBucket: string; eventsTopic: string; existingSecret: string };
-  cassandra: { contactPoint: string; datacenter: string; keyspace: string; existingSecret: string };
+  cassandra: { contactPoint: string; datacenter: string; keyspace: string; existingSecret: string; stargateUrl: string; stargateAuthUrl: string };
 };
 const source = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 
@@ -180,6 +180,9 @@ describe('names agree across strimzi/, k8ssandra/, argo/, helm/ and src/', () =>
     const dc = spec(k8ssandra).cassandra.datacenters[0];
     expect(values.cassandra.contactPoint).toBe(`${k8ssandra.metadata.name}-${dc.metadata.name}-service:9042`);
     expect(values.cassandra.datacenter).toBe(dc.metadata.name);
+    const stargate = `${k8ssandra.metadata.name}-${dc.metadata.name}-stargate-service`;
+    expect([new URL(values.cassandra.stargateUrl).hostname, new URL(values.cassandra.stargateAuthUrl).hostname]).toEqual([stargate, stargate]);
+    expect([new URL(values.cassandra.stargateUrl).port, new URL(values.cassandra.stargateAuthUrl).port]).toEqual([new URL(app.read.stargateUrl).port, new URL(app.read.stargateAuthUrl).port]);
     expect(spec(k8ssandra).cassandra.datacenters[0].stargate.size).toBeGreaterThan(0);
     // The registry URL points at the chart's Service, on the app's API path.
     const registry = new URL(configOf(chart)['REGISTRY_URL']!);
