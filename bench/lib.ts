@@ -1,6 +1,8 @@
 // Helpers shared by the benchmarks: the local stack's config, timing, and a printed table.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { CompressionTypes, Partitioners, type Kafka } from 'kafkajs';
+import type { OutRecord, ProducerTuning } from '../src/transport/kafka.js';
 import { loadConfig } from '../src/config/index.js';
 import { endpointsFrom, Stack } from '../src/stack/index.js';
 
@@ -51,4 +53,29 @@ export function cpuSeconds(): Record<string, number> {
 
 export function cpuDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.keys(after).map((k) => [k, (after[k] ?? 0) - (before[k] ?? 0)]));
+}
+
+/**
+ * The producer's ceiling: a bare kafkajs transactional producer sending already-encoded records,
+ * one transaction per file, with the same batching rapflow uses. Returns the seconds it took.
+ */
+export async function bareProduce(kafka: Kafka, tuning: ProducerTuning, input: OutRecord[][]): Promise<number> {
+  const producer = kafka.producer({ transactionalId: unique('bench-baseline'), idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  try {
+    const { seconds } = await timed(async () => {
+      for (const file of input) {
+        const tx = await producer.transaction();
+        for (let i = 0; i < file.length; i += tuning.chunk) {
+          const byTopic = new Map<string, { key: string; value: Buffer; headers: Record<string, string> }[]>();
+          for (const r of file.slice(i, i + tuning.chunk)) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), { key: r.key, value: r.value, headers: r.headers }]);
+          await tx.sendBatch({ acks: -1, compression: tuning.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+        }
+        await tx.commit();
+      }
+    });
+    return seconds;
+  } finally {
+    await producer.disconnect();
+  }
 }

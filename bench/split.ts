@@ -1,7 +1,7 @@
 // bench/split: rapflow's split (read from MinIO, validate whole files, encode, produce per-file transactions)
 // against a bare kafkajs producer sending the same pre-encoded records with the same batching, in one run.
 import { cpus } from 'node:os';
-import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { Registry } from '../src/codec/registry.js';
 import { loadSchemaSet, RECORD_NAMES } from '../src/codec/schemas.js';
@@ -16,7 +16,7 @@ import { CqlLedger, LEDGER_TABLE } from '../src/sink/cql-ledger.js';
 import { ObjectStore, s3Client } from '../src/source/s3.js';
 import { DEFAULT_PRODUCER_TUNING, KafkaTransport, type OutRecord, type ProducerTuning } from '../src/transport/kafka.js';
 import { rapTopics } from '../src/transport/topics.js';
-import { config, cpuDelta, cpuSeconds, median, stackUp, table, timed, unique } from './lib.js';
+import { bareProduce, config, cpuDelta, cpuSeconds, median, stackUp, table, timed, unique } from './lib.js';
 
 const SONGS = Number(process.env.BENCH_SONGS ?? 5_000);
 const LINES_PER_SONG = 20;
@@ -57,22 +57,9 @@ async function main(): Promise<void> {
 
   const kafka = new Kafka({ clientId: 'bench-baseline', brokers: config.kafka.brokers, logLevel: logLevel.NOTHING });
   async function baseline(tuning: ProducerTuning, input: OutRecord[][], cpu: Record<string, number>[] = []): Promise<number> {
-    const producer = kafka.producer({ transactionalId: unique('bench-baseline'), idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
-    await producer.connect();
     const c0 = cpuSeconds();
-    const { seconds } = await timed(async () => {
-      for (const file of input) {
-        const tx = await producer.transaction();
-        for (let i = 0; i < file.length; i += tuning.chunk) {
-          const byTopic = new Map<string, { key: string; value: Buffer; headers: Record<string, string> }[]>();
-          for (const r of file.slice(i, i + tuning.chunk)) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), { key: r.key, value: r.value, headers: r.headers }]);
-          await tx.sendBatch({ acks: -1, compression: tuning.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
-        }
-        await tx.commit();
-      }
-    });
+    const seconds = await bareProduce(kafka, tuning, input);
     cpu.push(cpuDelta(c0, cpuSeconds()));
-    await producer.disconnect();
     return seconds;
   }
 

@@ -15,7 +15,7 @@ export const EnvSchema = z
     RAPFLOW_HOME: z.string().min(1).optional(),
     RAPFLOW_STATE: z.string().min(1).optional(),
     HTTP_HOST: z.string().min(1).default('127.0.0.1'),
-    HTTP_PORT: z.coerce.number().int().min(1).max(65535).default(9464),
+    HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(9464), // 0: any free port (tests running several consumers)
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     KAFKA_BROKERS: csv.default(['127.0.0.1:9092']),
     KAFKA_CONSUMER_GROUP: z.string().min(1).default('rapflow-consume'),

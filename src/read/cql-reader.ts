@@ -5,8 +5,9 @@ import type { ArtistRow, KeyedTable, LineRow, MeetupRow, Page, PageRequest, RapR
 
 type R = cassandra.types.Row;
 
-const str = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
-const optStr = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+// Driver values (Uuid, LocalDate, strings, numbers) all print as their CQL text form.
+const str = (v: unknown): string => (v === null || v === undefined ? '' : (v as { toString(): string }).toString());
+const optStr = (v: unknown): string | null => (v === null || v === undefined ? null : str(v));
 const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
 const json = <T>(v: unknown, fallback: T): T => (typeof v === 'string' && v !== '' ? (JSON.parse(v) as T) : fallback);
 

@@ -26,7 +26,7 @@ export interface Chart {
 }
 
 async function render(spec: TopLevelSpec): Promise<string> {
-  const view = new vega.View(vega.parse(compile({ ...spec, config } as TopLevelSpec, { logger: quietLogger() }).spec), { renderer: 'none', logLevel: vega.Warn });
+  const view = new vega.View(vega.parse(compile({ ...spec, config }, { logger: quietLogger() }).spec), { renderer: 'none', logLevel: vega.Warn });
   // Vega's warnings go to the console; ours are thrown: a spec it cannot draw fails the report.
   view.logger(quietLogger());
   try {
@@ -61,7 +61,7 @@ export function chartSpecs(d: ReportData): { id: string; title: string; caption:
           { mark: { type: 'bar', cornerRadiusEnd: 3 } },
           { mark: { type: 'text', align: 'left', dx: 4, fontSize: 10, color: '#555' }, encoding: { text: { field: 'songs', type: 'quantitative', format: 'd' } } },
         ],
-      } as TopLevelSpec,
+      },
     });
   }
   if (d.topWords.length > 0) {
@@ -75,7 +75,7 @@ export function chartSpecs(d: ReportData): { id: string; title: string; caption:
         data: { values: d.topWords },
         mark: { type: 'bar', cornerRadiusEnd: 3, color: PALETTE[1] },
         encoding: { y: { field: 'word', type: 'nominal', sort: '-x', title: null }, x: { field: 'count', type: 'quantitative', title: 'times used' } },
-      } as TopLevelSpec,
+      },
     });
   }
   if (d.timeline.length > 0) {
@@ -93,7 +93,7 @@ export function chartSpecs(d: ReportData): { id: string; title: string; caption:
           y: { field: 'songs', type: 'quantitative', title: 'songs', stack: 'zero' },
           color: { field: 'artist', type: 'nominal', title: 'artist' },
         },
-      } as TopLevelSpec,
+      },
     });
   }
   if (d.structure.sections.length > 0) {
@@ -111,7 +111,7 @@ export function chartSpecs(d: ReportData): { id: string; title: string; caption:
           x: { field: 'lines', type: 'quantitative', title: 'lines' },
           color: { field: 'kind', type: 'nominal', legend: null },
         },
-      } as TopLevelSpec,
+      },
     });
   }
   if (d.languages.length > 0) {
@@ -125,7 +125,7 @@ export function chartSpecs(d: ReportData): { id: string; title: string; caption:
         data: { values: d.languages },
         mark: { type: 'arc', innerRadius: 50 },
         encoding: { theta: { field: 'songs', type: 'quantitative' }, color: { field: 'language', type: 'nominal', title: 'language' } },
-      } as TopLevelSpec,
+      },
     });
   }
   return specs;

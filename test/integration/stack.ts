@@ -50,3 +50,34 @@ export async function dropBucket(bucket: string): Promise<void> {
   await s3.removeObjects(bucket, names);
   await s3.removeBucket(bucket);
 }
+
+export interface TopicRecord {
+  topic: string;
+  key: string;
+  headers: Record<string, string>;
+}
+
+/** Every committed record (read_committed) of these topics, read until nothing new arrives for `quietMs`. */
+export async function readTopics(topics: string[], quietMs = 3_000, maxMs = 60_000): Promise<TopicRecord[]> {
+  const kafka = new Kafka({ clientId: 'rapflow-test-reader', brokers: config.kafka.brokers, logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: uniqueName('rapflow-test-reader'), readUncommitted: false });
+  const out: TopicRecord[] = [];
+  let last = Date.now();
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: ({ topic, message }) => {
+        out.push({ topic, key: message.key?.toString() ?? '', headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)])) });
+        last = Date.now();
+        return Promise.resolve();
+      },
+    });
+    const t0 = Date.now();
+    while (Date.now() - last < quietMs && Date.now() - t0 < maxMs) await new Promise((r) => setTimeout(r, 200));
+  } finally {
+    await consumer.disconnect();
+  }
+  return out;
+}

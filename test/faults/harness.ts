@@ -1,0 +1,215 @@
+// The fault matrix's harness: one known corpus per scenario, the pipeline's commands run as
+// processes (as Argo and Kubernetes run them), faults injected into the real local stack, and
+// the final tables compared with the corpus record by record.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadSchemaSet, topicOf, type RecordName } from '../../src/codec/schemas.js';
+import { generateCorpus } from '../../src/model/generate.js';
+import { emptyRecordSet, type RecordSet } from '../../src/model/records.js';
+import { recordsOf, validateFile } from '../../src/model/validate.js';
+import { CqlSession } from '../../src/sink/cql.js';
+import { rapflow } from '../integration/cli.js';
+import { config, dropBucket, dropKeyspace, dropTopics, readTopics, testStack, uniqueName } from '../integration/stack.js';
+
+const set = loadSchemaSet('avro');
+export const CORPUS = { songs: 120, seed: 11, linesPerSong: 20, songsPerFile: 12 };
+
+export interface Outcome {
+  /** Corpus records with no row, or a row that differs. */
+  lost: number;
+  /** Rows that are not in the corpus (a record written twice under another key). */
+  duplicated: number;
+  /** Records that reached Kafka more than once (committed); harmless when writes are idempotent. */
+  redelivered: number;
+  missing: string[];
+}
+
+export interface Proc {
+  child: ChildProcess;
+  exited: Promise<number>;
+  output: () => string;
+  /** Resolves when the output matches. */
+  waitFor: (re: RegExp, timeoutMs?: number) => Promise<void>;
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function start(args: string[], env: Record<string, string>): Proc {
+  const child = spawn('node', ['dist/cli/main.js', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const waiters: { re: RegExp; resolve: () => void }[] = [];
+  const onData = (b: Buffer) => {
+    out += b.toString();
+    for (const w of [...waiters]) {
+      if (!w.re.test(out)) continue;
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve();
+    }
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = new Promise<number>((r) => child.on('close', (c, signal) => r(c ?? (signal === 'SIGKILL' ? 137 : 128))));
+  return {
+    child,
+    exited,
+    output: () => out,
+    waitFor: (re, timeoutMs = 60_000) =>
+      new Promise<void>((resolve, reject) => {
+        if (re.test(out)) return resolve();
+        const timer = setTimeout(() => reject(new Error(`no ${re} within ${timeoutMs} ms; output:\n${out.slice(-2000)}`)), timeoutMs);
+        waiters.push({ re, resolve: () => (clearTimeout(timer), resolve()) });
+      }),
+  };
+}
+
+export class Scenario {
+  readonly tmp = mkdtempSync(join(tmpdir(), 'rapflow-fault-'));
+  readonly corpusDir = join(this.tmp, 'corpus');
+  readonly env: Record<string, string>;
+  readonly expected: RecordSet = emptyRecordSet();
+  /** Restarts of supervised processes, as Kubernetes would count them. */
+  restarts = 0;
+
+  constructor(readonly name: string) {
+    const id = uniqueName('f');
+    this.env = {
+      KAFKA_TOPIC_PREFIX: `${id}.`,
+      S3_INBOX_BUCKET: id,
+      CASSANDRA_KEYSPACE: id.replace(/-/g, '_'),
+      KAFKA_CONSUMER_GROUP: `${id}-consume`,
+      // One run id for every attempt: a retried Argo step keeps the workflow's id, and with it its claims and transactional id.
+      RUN_ID: `${id}-run`,
+      LOG_LEVEL: 'info',
+    };
+  }
+
+  /** Generated corpus (plus extra files), uploaded; keyspace and topics created. */
+  async prepare(extra: Record<string, string> = {}): Promise<void> {
+    mkdirSync(this.corpusDir, { recursive: true });
+    for (const f of generateCorpus(CORPUS)) writeFileSync(join(this.corpusDir, f.name), f.content);
+    for (const [name, content] of Object.entries(extra)) writeFileSync(join(this.corpusDir, name), content);
+    for (const f of readdirSync(this.corpusDir)) {
+      const v = validateFile(f, readFileSync(join(this.corpusDir, f)), set.types);
+      if (v.problems.length > 0) continue; // invalid on purpose: expected in quarantine, not in the tables
+      const r = recordsOf(v);
+      this.expected.songs.push(...r.songs);
+      this.expected.lines.push(...r.lines);
+      this.expected.artists.push(...r.artists);
+      this.expected.meetups.push(...r.meetups);
+    }
+    this.expected.artists = [...new Map(this.expected.artists.map((a) => [a.id, a])).values()];
+    for (const args of [['db', 'init'], ['topics', 'create'], ['upload', this.corpusDir]]) {
+      const r = await rapflow(args, this.env);
+      if (r.code !== 0) throw new Error(`${args.join(' ')}: ${r.stderr}`);
+    }
+  }
+
+  discover(): Promise<number> {
+    return rapflow(['discover', '--out', join(this.tmp, 'todo.json')], this.env).then((r) => r.code);
+  }
+
+  split(extraEnv: Record<string, string> = {}): Proc {
+    return start(['split', '--from-list', join(this.tmp, 'todo.json'), '--manifest', join(this.tmp, `manifest-${Date.now()}.json`)], { ...this.env, ...extraEnv });
+  }
+
+  consume(extraEnv: Record<string, string> = {}, idleExit = 6): Proc {
+    return start(['consume', '--idle-exit', String(idleExit)], { ...this.env, HTTP_PORT: '0', ...extraEnv });
+  }
+
+  /** Runs a command until it exits 0, restarting it after a failure (a Deployment's or Argo's retry), within a deadline. */
+  async supervise(make: () => Proc, deadlineMs = 180_000): Promise<Proc> {
+    const end = Date.now() + deadlineMs;
+    for (;;) {
+      const p = make();
+      const code = await p.exited;
+      if (code === 0) return p;
+      if (Date.now() > end) throw new Error(`still failing after ${deadlineMs} ms (exit ${code}):\n${p.output().slice(-2000)}`);
+      this.restarts++;
+      await sleep(2_000);
+    }
+  }
+
+  /** Rows now in the keyspace compared with the corpus, plus Kafka redeliveries. */
+  async outcome(): Promise<Outcome> {
+    const ks = this.env.CASSANDRA_KEYSPACE!;
+    const cql = new CqlSession({ ...config.cassandra, keyspace: ks });
+    await cql.connect();
+    try {
+      const rows = async (q: string) => (await cql.execute(q, [], { fetchSize: 20_000 })).rows;
+      const str = (v: unknown) => String(v);
+      const lines = new Map((await rows(`SELECT id, text FROM ${ks}.lyric_lines`)).map((r) => [str(r.get('id')), r.get('text') as string]));
+      const songs = new Map((await rows(`SELECT id, title FROM ${ks}.songs`)).map((r) => [str(r.get('id')), r.get('title') as string]));
+      const artists = new Map((await rows(`SELECT id, name FROM ${ks}.artists`)).map((r) => [str(r.get('id')), r.get('name') as string]));
+      const missing: string[] = [];
+      for (const l of this.expected.lines) if (lines.get(l.id) !== l.text) missing.push(`line ${l.id}`);
+      for (const s of this.expected.songs) if (songs.get(s.id) !== s.title) missing.push(`song ${s.id}`);
+      for (const a of this.expected.artists) if (artists.get(a.id) !== a.name) missing.push(`artist ${a.id}`);
+      const known = new Set([...this.expected.lines, ...this.expected.songs, ...this.expected.artists].map((r) => r.id));
+      const extra = [...lines.keys(), ...songs.keys(), ...artists.keys()].filter((id) => !known.has(id)).length;
+      return { lost: missing.length, duplicated: extra, redelivered: await this.redelivered(), missing: missing.slice(0, 5) };
+    } finally {
+      await cql.close();
+    }
+  }
+
+  /** Polls until the tables hold the whole corpus (or the deadline); returns the seconds it took. */
+  async complete(deadlineMs = 120_000): Promise<number> {
+    const t0 = Date.now();
+    while (Date.now() - t0 < deadlineMs) {
+      if ((await this.outcome()).lost === 0) return (Date.now() - t0) / 1000;
+      await sleep(1_000);
+    }
+    return Number.NaN;
+  }
+
+  /** Committed records per key on the rap topics, read back whole: how many arrived more than once. */
+  async redelivered(): Promise<number> {
+    const topics = (['Song', 'LyricLine', 'Artist'] as RecordName[]).map((n) => topicOf(n, this.env.KAFKA_TOPIC_PREFIX));
+    const seen = new Map<string, number>();
+    for (const r of await readTopics(topics)) seen.set(`${r.topic}\n${r.key}`, (seen.get(`${r.topic}\n${r.key}`) ?? 0) + 1);
+    let twice = 0;
+    for (const n of seen.values()) twice += n - 1;
+    return twice;
+  }
+
+  async cleanup(): Promise<void> {
+    await dropTopics(this.env.KAFKA_TOPIC_PREFIX!);
+    await dropKeyspace(this.env.CASSANDRA_KEYSPACE!);
+    await dropBucket(this.env.S3_INBOX_BUCKET!);
+  }
+}
+
+export const stack = testStack();
+
+/** A TCP proxy that holds every chunk for `delayMs` in each direction (order kept): a slow network to a service. */
+export async function delayProxy(target: { host: string; port: number }, delayMs: number): Promise<{ port: number; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const pipeDelayed = (from: Socket, to: Socket) => {
+    let ready = Date.now();
+    from.on('data', (chunk) => {
+      ready = Math.max(ready, Date.now() + delayMs);
+      setTimeout(() => to.writable && to.write(chunk), ready - Date.now());
+    });
+    from.on('close', () => setTimeout(() => to.destroy(), Math.max(0, ready - Date.now())));
+    from.on('error', () => to.destroy());
+  };
+  const server: Server = createServer((client) => {
+    const upstream = connect(target.port, target.host);
+    sockets.add(client).add(upstream);
+    pipeDelayed(client, upstream);
+    pipeDelayed(upstream, client);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
