@@ -1,4 +1,6 @@
-// Two projects: pure unit tests, and integration tests against the real local stack.
+// Projects: pure unit tests; offline checks of the Kubernetes manifests, GitHub workflows and
+// Dockerfile (tools from scripts/k8s/tools.sh); integration tests against the real local stack;
+// and the fault scenarios (npm run test:faults).
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -9,6 +11,15 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+        },
+      },
+      {
+        test: {
+          name: 'manifests',
+          include: ['test/manifests/**/*.test.ts'],
+          environment: 'node',
+          // helm, kubeconform and argo are processes of a second or so each.
+          testTimeout: 60_000,
         },
       },
       {

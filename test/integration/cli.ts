@@ -8,8 +8,13 @@ export interface CliResult {
 }
 
 export function rapflow(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return runProcess('node', ['dist/cli/main.js', ...args], { env: { ...process.env, ...env } });
+}
+
+/** Runs `command` to its end with exactly `options.env`, collecting its output. */
+export function runProcess(command: string, args: string[], options: { env: NodeJS.ProcessEnv; cwd?: string }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('node', ['dist/cli/main.js', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));

@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { loadSchemaSet } from '../../codec/schemas.js';
+import { redactedConfig } from '../../config/index.js';
 import { projectPath } from '../../config/paths.js';
 import { discover, upload } from '../../pipeline/discover.js';
 import { validateSources } from '../../pipeline/validate.js';
@@ -28,6 +29,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
     .option('--out <dir>', 'where the run writes its list and manifest', '.local/run')
     .action(async (opts: { data: string; out: string }) => {
       const c = ctx.config;
+      loggerOf(c, 'run', true).info({ config: redactedConfig(c) }, 'configuration');
       const times: [string, number][] = [];
       const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
         const t0 = Date.now();

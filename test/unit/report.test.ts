@@ -1,0 +1,67 @@
+// The report's numbers and page from known rows (pure; the browser test is in test/integration/run.test.ts).
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { loadSchemaSet } from '../../src/codec/schemas.js';
+import { recordsOf, validateFile } from '../../src/model/validate.js';
+import { wordsOf } from '../../src/read/words.js';
+import { buildReport, LineStats } from '../../src/report/build.js';
+import { chartSpecs, renderCharts } from '../../src/report/charts.js';
+import { esc, renderHtml } from '../../src/report/html.js';
+
+const set = loadSchemaSet('avro');
+const sets = ['data/artists.yaml', 'data/songs-helm-hustler.yaml', 'data/songs-lil-sidecar.yaml'].map((f) => recordsOf(validateFile(f, readFileSync(f), set.types)));
+const artists = sets.flatMap((s) => s.artists);
+const songs = sets.flatMap((s) => s.songs);
+const lines = sets.flatMap((s) => s.lines);
+
+function report() {
+  const stats = new LineStats();
+  for (const l of lines) stats.add(l);
+  return buildReport({
+    generatedAt: '2026-11-25T00:00:00Z',
+    manifests: [],
+    artists,
+    songs,
+    lineStats: stats,
+    meetups: [],
+    quarantine: [{ file: 's3://b/<bad>.yaml', runId: 'r', quarantinedAt: '2026-11-25T00:00:00Z', problems: [{ message: 'spec.title: <required>', line: 3 }] }],
+    deadLetters: [],
+    lyrics: songs.slice(0, 2).map((song) => ({ song, lines: lines.filter((l) => l.songId === song.id) })),
+  });
+}
+
+describe('report', () => {
+  it('counts words per artist and overall from the lines', () => {
+    const d = report();
+    const sidecar = d.artists.find((a) => a.name === 'Lil Sidecar')!;
+    const own = lines.filter((l) => songs.find((s) => s.id === l.songId)!.artist === 'Lil Sidecar');
+    expect(sidecar).toMatchObject({ songs: 3, lines: own.length, words: own.reduce((n, l) => n + wordsOf(l.text).length, 0) });
+    expect(d.counts.rows).toMatchObject({ songs: 6, lyricLines: lines.length });
+    expect(d.topWords.every((w, i) => i === 0 || d.topWords[i - 1]!.count >= w.count)).toBe(true);
+    expect(d.topWords.map((w) => w.word)).not.toContain('the');
+    expect(d.timeline.reduce((n, t) => n + t.songs, 0)).toBe(6);
+    expect(d.structure.hookShare).toBeGreaterThan(0);
+    expect(d.structure.sections.reduce((n, s) => n + s.lines, 0)).toBe(lines.length);
+  });
+
+  it('words are found in any script, case-folded', () => {
+    expect(wordsOf('Κάτω από τα Pods, ПОДИ и ポッド!')).toEqual(['κάτω', 'από', 'τα', 'pods', 'поди', 'и', 'ポッド']);
+  });
+
+  it('escapes the five HTML characters and leaves data markup inert', async () => {
+    expect(esc(`<a href="x" onclick='y'>&</a>`)).toBe('&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&lt;/a&gt;');
+    const d = report();
+    const html = renderHtml(d, await renderCharts(d));
+    expect(html).not.toMatch(/<script/i);
+    expect(html).toContain('Dropped &lt;script&gt;alert(&quot;boo&quot;)&lt;/script&gt; in the chart&#39;s NOTES.txt');
+    expect(html).toContain('s3://b/&lt;bad&gt;.yaml');
+    expect(html).toContain("default-src &#39;none&#39;");
+  });
+
+  it('draws a chart per insight as SVG', async () => {
+    const d = report();
+    expect(chartSpecs(d).map((c) => c.id)).toEqual(['artists', 'words', 'timeline', 'structure', 'languages']);
+    const charts = await renderCharts(d);
+    for (const c of charts) expect(c.svg, c.id).toMatch(/^<svg[\s\S]*<path[\s\S]*<\/svg>$/);
+  });
+});
