@@ -68,7 +68,11 @@ export async function bareProduce(kafka: Kafka, tuning: ProducerTuning, input: O
         const tx = await producer.transaction();
         for (let i = 0; i < file.length; i += tuning.chunk) {
           const byTopic = new Map<string, { key: string; value: Buffer; headers: Record<string, string> }[]>();
-          for (const r of file.slice(i, i + tuning.chunk)) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), { key: r.key, value: r.value, headers: r.headers }]);
+          for (const r of file.slice(i, i + tuning.chunk)) {
+            const list = byTopic.get(r.topic) ?? [];
+            list.push({ key: r.key, value: r.value, headers: r.headers });
+            byTopic.set(r.topic, list);
+          }
           await tx.sendBatch({ acks: -1, compression: tuning.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
         }
         await tx.commit();

@@ -6,6 +6,8 @@ import type { Config } from '../config/index.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { CqlReader } from '../read/cql-reader.js';
 import type { RapReader } from '../read/reader.js';
+import { StargateClient } from '../read/stargate.js';
+import { StargateReader } from '../read/stargate-reader.js';
 import { CqlSession } from '../sink/cql.js';
 import { LEDGER_TABLE } from '../sink/cql-ledger.js';
 import { TABLES } from '../sink/tables.js';
@@ -26,6 +28,10 @@ export const cqlOf = (c: Config) => new CqlSession({ ...c.cassandra });
 
 /** Reads rows back (CQL here; the same RapReader questions go to Stargate's REST API on a cluster). */
 export async function readerOf(c: Config): Promise<RapReader> {
+  if (c.read.api === 'stargate') {
+    const { username, password, keyspace } = c.cassandra;
+    return new StargateReader(new StargateClient({ restUrl: c.read.stargateUrl, authUrl: c.read.stargateAuthUrl, username, password }), keyspace);
+  }
   const cql = cqlOf(c);
   await cql.connect();
   return new CqlReader(cql, c.cassandra.keyspace);

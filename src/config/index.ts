@@ -44,6 +44,10 @@ export const EnvSchema = z
     CASSANDRA_PASSWORD: z.string().min(1).default('cassandra'),
     CASSANDRA_KEYSPACE: z.string().regex(/^[a-z][a-z0-9_]{0,47}$/, 'lowercase letters, digits and "_"').default('rapflow'),
     CASSANDRA_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(9).default(1),
+    /** How query, verify and report read rows: CQL (the local stack) or Stargate's REST API (K8ssandra). */
+    READ_API: z.enum(['cql', 'stargate']).default('cql'),
+    STARGATE_URL: z.url().default('http://127.0.0.1:8082'),
+    STARGATE_AUTH_URL: z.url().default('http://127.0.0.1:8081'),
     RUN_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_" and "-"').optional(),
   })
   // Unknown RAPFLOW_/KAFKA_/S3_... names are not rejected: the environment holds far more than ours.
@@ -81,6 +85,7 @@ export interface Config {
   };
   cassandra: { contactPoint: string; datacenter: string; username: string; password: string; keyspace: string; replicationFactor: number };
   limits: { maxFileBytes: number };
+  read: { api: 'cql' | 'stargate'; stargateUrl: string; stargateAuthUrl: string };
   runId: string | undefined;
 }
 
@@ -125,6 +130,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       replicationFactor: e.CASSANDRA_REPLICATION_FACTOR,
     },
     limits: { maxFileBytes: e.MAX_FILE_BYTES },
+    read: { api: e.READ_API, stargateUrl: e.STARGATE_URL, stargateAuthUrl: e.STARGATE_AUTH_URL },
     runId: e.RUN_ID,
   });
 }
