@@ -65,7 +65,7 @@ function argsOf(container: Any, dir: string, params: Record<string, string>): st
 }
 
 /** The image's files, laid out as the Dockerfile's final stage copies them. */
-function imageLayout(): { entrypoint: string[] } {
+function imageLayout(): { entrypoint: string[]; workdir: string } {
   const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
   const final = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
   const app = join(work, 'app');
@@ -80,14 +80,22 @@ function imageLayout(): { entrypoint: string[] } {
   expect(existsSync(join(app, 'node_modules/vitest'))).toBe(false);
   const entrypoint = JSON.parse(/^ENTRYPOINT (.+)$/m.exec(final)![1]!) as string[];
   // /nodejs/bin/node -> this node; /app -> the layout.
-  return { entrypoint: [process.execPath, ...entrypoint.slice(1).map((p) => p.replace(/^\/app\//, `${app}/`))] };
+  expect(final).toMatch(/^WORKDIR \/app$/m);
+  return { entrypoint: [process.execPath, ...entrypoint.slice(1).map((p) => p.replace(/^\/app\//, `${app}/`))], workdir: app };
 }
 
-let image: { entrypoint: string[] };
+let image: ReturnType<typeof imageLayout>;
 
-/** Runs the image's entrypoint with `args` and exactly `env` (plus PATH and HOME), like a container. */
+/**
+ * A container's process environment beside its own variables: the root filesystem is read-only
+ * and only the mounted volumes are writable, so HOME and the temporary folder lead nowhere (a
+ * command that wrote there would fail here as in the pod); the consumer has an emptyDir on /tmp.
+ */
+const baseEnv = (tmp = '/nonexistent/tmp') => ({ PATH: process.env['PATH'] ?? '', HOME: '/nonexistent/home', TMPDIR: tmp });
+
+/** Runs the image's entrypoint with `args` and exactly `env`, like a container. */
 const container = (args: string[], env: Record<string, string>): Promise<CliResult> =>
-  runProcess(image.entrypoint[0]!, [...image.entrypoint.slice(1), ...args], { cwd: work, env: { PATH: process.env['PATH'] ?? '', HOME: work, ...env } });
+  runProcess(image.entrypoint[0]!, [...image.entrypoint.slice(1), ...args], { cwd: image.workdir, env: { ...baseEnv(), ...env } });
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -152,7 +160,7 @@ describe('the manifests\' container commands, as processes on the local stack', 
     // Loopback here (the pod listens on 0.0.0.0 so the kubelet reaches it).
     expect(c.env.find((e: Any) => e.name === 'HTTP_HOST').value).toBe('0.0.0.0');
     const env = envOf(c, { HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port) });
-    const child = spawn(image.entrypoint[0]!, [...image.entrypoint.slice(1), ...(c.args as string[])], { cwd: work, env: { PATH: process.env['PATH'] ?? '', HOME: work, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(image.entrypoint[0]!, [...image.entrypoint.slice(1), ...(c.args as string[])], { cwd: image.workdir, env: { ...baseEnv(tmpdir()), ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
     consumer = child;

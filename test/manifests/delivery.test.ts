@@ -63,7 +63,7 @@ describe('GitHub workflows', () => {
     const steps = wf.jobs.image.steps as Any[];
     const build = steps.find((s) => String(s.uses).startsWith('docker/build-push-action'));
     expect(build.with).toMatchObject({ platforms: 'linux/amd64,linux/arm64', push: true, sbom: true });
-    expect(wf.jobs.image.env.IMAGE).toMatch(/^ghcr\.io\//);
+    expect(steps.find((s) => s.id === 'image').run).toMatch(/ghcr\.io\//);
     expect(wf.jobs.image.permissions).toMatchObject({ packages: 'write', 'id-token': 'write' });
     expect(steps.some((s) => /cosign sign --yes/.test(String(s.run)))).toBe(true);
     expect(steps.some((s) => String(s.uses).startsWith('aquasecurity/trivy-action'))).toBe(true);
