@@ -22,8 +22,14 @@ const id = uniqueName('docs').slice(5);
 const names = { prefix: `dtp${id}.`, bucket: `dtb-${id}`, keyspace: `dtk_${id}`, group: `dtg-${id}` };
 const project = mkdtempSync(join(tmpdir(), 'rapflow-docs-'));
 
-/** Commands a tutorial shows that the test runs differently: `npm start` is build + run, and the build is done. */
-const SUBSTITUTE: [RegExp, string][] = [[/^npm start$/gm, 'node dist/cli/main.js run']];
+/**
+ * Commands a tutorial shows that the test runs differently: `npm start` is build + run, and the build is done;
+ * an address in the default inbox bucket is one in the test's own bucket.
+ */
+const SUBSTITUTE: [RegExp, string][] = [
+  [/^npm start$/gm, 'node dist/cli/main.js run'],
+  [/s3:\/\/rap-inbox\//g, `s3://${names.bucket}/`],
+];
 
 /** Values that differ from run to run, in the tutorial and in the output alike. */
 function normalise(line: string): string {
