@@ -263,6 +263,10 @@ async function main(): Promise<void> {
   say();
   show(scaleRows);
   say();
+  say('What changes and why: on this machine every consumer, the broker and Cassandra share two cores, so more consumer processes mostly add contention; the gain, if any, comes from overlapping one consumer\'s wait on Cassandra with another\'s decoding. Each rapflow consumer is bound by one core (kafkajs and the decoding run on its main thread), and Cassandra on the same cores is the ceiling measured above.');
+  say();
+  say('On a cluster the same knobs behave differently. Consumers scale out to the partition count of `rap.lyrics` (the widest topic): one pod per partition at most, so partitions are the upper bound to plan for. Writes then spread over the Cassandra nodes by partition key (`song_id` for lyric lines), so throughput grows with nodes until replication (RF 3: each write lands on three nodes) and compaction take the disks. Stargate coordinators are stateless and scale by replicas; each REST write is one HTTP request, so a Stargate sink needs more coordinator CPU per row than CQL does, and the REST ceiling should be measured there as this bench measures the CQL one here.');
+  say();
 
   // 4. Memory bounds: the largest file allowed, one over the limit, the longest song allowed, one line over it.
   say('## Memory bounds');

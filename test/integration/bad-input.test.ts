@@ -11,14 +11,14 @@ import { validateFile } from '../../src/model/validate.js';
 import type { Manifest } from '../../src/pipeline/split.js';
 import { HEADER } from '../../src/transport/topics.js';
 import { rapflow } from './cli.js';
-import { dropBucket, dropKeyspace, dropTopics, readTopics, uniqueName } from './stack.js';
+import { dropIsolated, isolatedEnv, readTopics } from './stack.js';
 
 const FUZZ_COUNT = 120;
 const set = loadSchemaSet('avro');
 const tmp = mkdtempSync(join(tmpdir(), 'rapflow-bad-'));
 const dir = join(tmp, 'inbox');
-const prefix = `${uniqueName('bad')}.`;
-const env = { KAFKA_TOPIC_PREFIX: prefix, S3_INBOX_BUCKET: uniqueName('bad'), CASSANDRA_KEYSPACE: uniqueName('bad', '_'), LOG_LEVEL: 'warn' };
+const env = isolatedEnv('bad');
+const prefix = env.KAFKA_TOPIC_PREFIX;
 
 /** Seeded mutations of a valid file: the kinds of damage hands and tools do to YAML. */
 export function mutate(text: string, rnd: () => number): string {
@@ -70,9 +70,7 @@ describe('bad input through validate and split', () => {
   });
 
   afterAll(async () => {
-    await dropTopics(prefix);
-    await dropKeyspace(env.CASSANDRA_KEYSPACE);
-    await dropBucket(env.S3_INBOX_BUCKET);
+    await dropIsolated(env);
   });
 
   it('validate: never throws, never hangs, and names file and line for every problem', () => {

@@ -11,18 +11,12 @@ import { loadSchemaSet, topicOf } from '../../src/codec/schemas.js';
 import { recordsOf, validateFile } from '../../src/model/validate.js';
 import { CqlSession } from '../../src/sink/cql.js';
 import { rapflow } from './cli.js';
-import { config, dropBucket, dropKeyspace, dropTopics, uniqueName } from './stack.js';
+import { config, dropIsolated, isolatedEnv, uniqueName } from './stack.js';
 
 const set = loadSchemaSet('avro');
 const tmp = mkdtempSync(join(tmpdir(), 'rapflow-consume-'));
-const prefix = `${uniqueName('consume')}.`;
-const env = {
-  KAFKA_TOPIC_PREFIX: prefix,
-  S3_INBOX_BUCKET: uniqueName('consume'),
-  CASSANDRA_KEYSPACE: uniqueName('consume', '_'),
-  KAFKA_CONSUMER_GROUP: uniqueName('consume'),
-  LOG_LEVEL: 'warn',
-};
+const env = isolatedEnv('consume');
+const prefix = env.KAFKA_TOPIC_PREFIX;
 const kafka = new Kafka({ clientId: 'consume-test', brokers: config.kafka.brokers, logLevel: logLevel.NOTHING });
 const cql = new CqlSession({ ...config.cassandra, keyspace: env.CASSANDRA_KEYSPACE });
 
@@ -55,9 +49,7 @@ describe('consume: Kafka to Cassandra', () => {
 
   afterAll(async () => {
     await cql.close();
-    await dropTopics(prefix);
-    await dropKeyspace(env.CASSANDRA_KEYSPACE);
-    await dropBucket(env.S3_INBOX_BUCKET);
+    await dropIsolated(env);
   });
 
   it('writes exactly the sample data into every table', async () => {

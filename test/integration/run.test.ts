@@ -9,18 +9,12 @@ import { artistId, songId } from '../../src/model/ids.js';
 import type { ReportData } from '../../src/report/build.js';
 import { CqlSession } from '../../src/sink/cql.js';
 import { rapflow } from './cli.js';
-import { config, dropBucket, dropKeyspace, dropTopics, uniqueName } from './stack.js';
+import { config, dropIsolated, isolatedEnv } from './stack.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const tmp = mkdtempSync(join(tmpdir(), 'rapflow-run-'));
-const prefix = `${uniqueName('run')}.`;
-const env = {
-  KAFKA_TOPIC_PREFIX: prefix,
-  S3_INBOX_BUCKET: uniqueName('run'),
-  CASSANDRA_KEYSPACE: uniqueName('run', '_'),
-  KAFKA_CONSUMER_GROUP: uniqueName('run'),
-  LOG_LEVEL: 'warn',
-};
+const env = isolatedEnv('run');
+const prefix = env.KAFKA_TOPIC_PREFIX;
 const out = join(tmp, 'out');
 const manifest = join(out, 'manifest.json');
 const cql = new CqlSession({ ...config.cassandra, keyspace: env.CASSANDRA_KEYSPACE });
@@ -69,9 +63,7 @@ describe('rapflow run, verify, query, report', () => {
 
   afterAll(async () => {
     await cql.close();
-    await dropTopics(prefix);
-    await dropKeyspace(env.CASSANDRA_KEYSPACE);
-    await dropBucket(env.S3_INBOX_BUCKET);
+    await dropIsolated(env);
   });
 
   it('runs the whole pipeline and prints the summary', () => {

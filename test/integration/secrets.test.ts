@@ -7,17 +7,14 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CqlSession } from '../../src/sink/cql.js';
 import { rapflow } from './cli.js';
-import { config, dropBucket, dropKeyspace, dropTopics, uniqueName } from './stack.js';
+import { config, dropIsolated, isolatedEnv, uniqueName } from './stack.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'rapflow-secrets-'));
 const role = uniqueName('rf_secret', '_');
 const password = `Pw-${randomBytes(9).toString('hex')}`;
-const prefix = `${uniqueName('sec')}.`;
+const isolated = isolatedEnv('sec');
 const env = {
-  KAFKA_TOPIC_PREFIX: prefix,
-  S3_INBOX_BUCKET: uniqueName('sec'),
-  CASSANDRA_KEYSPACE: uniqueName('sec', '_'),
-  KAFKA_CONSUMER_GROUP: uniqueName('sec'),
+  ...isolated,
   CASSANDRA_USERNAME: role,
   CASSANDRA_PASSWORD: password,
   LOG_LEVEL: 'debug',
@@ -43,9 +40,7 @@ describe('secrets stay out of every output', () => {
     await admin.connect();
     await admin.execute(`DROP ROLE IF EXISTS ${role}`);
     await admin.close();
-    await dropTopics(prefix);
-    await dropKeyspace(env.CASSANDRA_KEYSPACE);
-    await dropBucket(env.S3_INBOX_BUCKET);
+    await dropIsolated(isolated);
   });
 
   it('a whole run at debug level: stdout, stderr, report and manifest', async () => {

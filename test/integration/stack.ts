@@ -81,3 +81,21 @@ export async function readTopics(topics: string[], quietMs = 3_000, maxMs = 60_0
   }
   return out;
 }
+
+/** Names no other suite uses, as the environment rapflow reads: topic prefix, bucket, keyspace, consumer group. */
+export function isolatedEnv(tag: string) {
+  return {
+    KAFKA_TOPIC_PREFIX: `${uniqueName(tag)}.`,
+    S3_INBOX_BUCKET: uniqueName(tag),
+    CASSANDRA_KEYSPACE: uniqueName(tag, '_'),
+    KAFKA_CONSUMER_GROUP: uniqueName(tag),
+    LOG_LEVEL: 'warn',
+  };
+}
+
+/** Removes the topics, keyspace and bucket of an isolatedEnv. */
+export async function dropIsolated(env: ReturnType<typeof isolatedEnv>): Promise<void> {
+  await dropTopics(env.KAFKA_TOPIC_PREFIX);
+  await dropKeyspace(env.CASSANDRA_KEYSPACE);
+  await dropBucket(env.S3_INBOX_BUCKET);
+}
