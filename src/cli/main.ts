@@ -47,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
     const commanderExit = (err as { exitCode?: number; code?: string }).code?.startsWith('commander.');
     if (commanderExit) return (err as { exitCode: number }).exitCode === 0 ? 0 : 78;
     if (err instanceof RapflowError) {
-      process.stderr.write(`rapflow: ${err.message}\n`);
+      process.stderr.write(`rapflow: ${err.code}: ${err.message}\n`);
     } else {
       process.stderr.write(`rapflow: unexpected error (a bug, please report it):\n${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     }

@@ -55,11 +55,12 @@ export class S3Source implements ObjectSource {
     ({ bucket: this.bucket, prefix: this.prefix } = parseS3Uri(uri));
   }
 
-  async *list(): AsyncIterable<ObjectRef> {
+  /** Rap-as-Code files under the prefix (or, with `pattern`, the keys it matches). */
+  async *list(pattern: RegExp = RAP_FILE): AsyncIterable<ObjectRef> {
     try {
       for await (const item of this.client.listObjectsV2(this.bucket, this.prefix, true)) {
         const o = item as { name?: string; etag?: string; size?: number };
-        if (!o.name || !RAP_FILE.test(o.name)) continue;
+        if (!o.name || !pattern.test(o.name)) continue;
         yield { uri: `s3://${this.bucket}/${o.name}`, bucket: this.bucket, key: o.name, etag: o.etag, size: o.size ?? 0 };
       }
     } catch (err) {
@@ -91,9 +92,9 @@ export class ObjectStore {
     }
   }
 
-  /** Objects under a prefix that look like Rap-as-Code files, with their etags. */
-  list(bucket: string, prefix: string): AsyncIterable<ObjectRef> {
-    return new S3Source(this.client, `s3://${bucket}/${prefix}`).list();
+  /** Objects under a prefix that look like Rap-as-Code files (or whose keys match `pattern`), with their etags. */
+  list(bucket: string, prefix: string, pattern?: RegExp): AsyncIterable<ObjectRef> {
+    return new S3Source(this.client, `s3://${bucket}/${prefix}`).list(pattern);
   }
 
   async stat(bucket: string, key: string): Promise<ObjectRef> {

@@ -57,6 +57,7 @@ describe('rapflow run, verify, query, report', () => {
   beforeAll(async () => {
     cpSync('data', data, { recursive: true });
     writeFileSync(join(data, 'zz-hostile.yaml'), HOSTILE);
+    writeFileSync(join(data, 'zz-broken.yaml'), 'apiVersion: rap.dok.community/v1\nkind: Song\nmetadata:\n  name: broken\nspec:\n  title: "No artist here"\n');
     first = await rapflow(['run', '--data', data, '--out', out], env);
     await cql.connect();
   });
@@ -68,12 +69,13 @@ describe('rapflow run, verify, query, report', () => {
 
   it('runs the whole pipeline and prints the summary', () => {
     expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout).toContain('files:      14 validated (0 invalid), 14 uploaded, 14 new, 0 already ingested');
-    expect(first.stdout).toContain('split:      14 split, 0 quarantined');
+    expect(first.stdout).toContain('files:      15 validated (1 invalid), 15 uploaded, 15 new, 0 already ingested');
+    expect(first.stdout).toContain('split:      14 split, 1 quarantined');
+    expect(first.stdout).toContain('quality:    1 file in quarantine, 0 dead-lettered records');
     expect(first.stdout).toContain(`${prefix}rap.songs 34`);
     expect(first.stdout).toContain(`${prefix}rap.lyrics 489`);
     expect(first.stdout).toContain('consume:    539 records read, 539 rows written, 0 dead-lettered');
-    expect(first.stdout).toContain('verify:     ok, 14 files reconciled');
+    expect(first.stdout).toContain('verify:     ok, 15 files reconciled');
     expect(first.stdout).toContain('tables:     11 artists, 34 songs, 489 lyric lines, 5 meetups');
     expect(first.stdout).toMatch(/time: .*split \d+\.\d s.*verify \d+\.\d s.*report \d+\.\d s/);
     expect(existsSync(join(out, 'report', 'report.html'))).toBe(true);
@@ -84,8 +86,7 @@ describe('rapflow run, verify, query, report', () => {
     expect(before).toEqual({ songs: 34, lines: 489, artists: 11, meetups: 5, byArtist: 34 });
     const again = await rapflow(['run', '--data', data, '--out', join(tmp, 'again')], env);
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stdout).toContain('14 new'.replace('14', '0'));
-    expect(again.stdout).toContain('14 already ingested');
+    expect(again.stdout).toContain('0 new, 15 already ingested');
     expect(again.stdout).toContain('records:    none (nothing new)');
     expect(await countRows()).toEqual(before);
   });
@@ -143,7 +144,7 @@ describe('rapflow run, verify, query, report', () => {
   it('verify passes after the run, and fails naming file and counts when rows vanish behind its back', async () => {
     const ok = await rapflow(['verify', '--manifest', manifest], env);
     expect(ok.code, ok.stderr).toBe(0);
-    expect(ok.stdout).toContain('verified 14 files');
+    expect(ok.stdout).toContain('verified 15 files');
 
     const golden = songId('Lil Sidecar', 'Golden Signals');
     await cql.execute(`DELETE FROM ${env.CASSANDRA_KEYSPACE}.lyric_lines WHERE song_id = ? AND line_number IN (4, 5)`, [golden], { prepare: true });
@@ -164,7 +165,10 @@ describe('rapflow run, verify, query, report', () => {
   it('report: JSON with counts and insights, the HTML with every value escaped', () => {
     const data = JSON.parse(readFileSync(join(out, 'report', 'report.json'), 'utf8')) as ReportData;
     expect(data.counts.rows).toMatchObject({ artists: 11, songs: 34, lyricLines: 489, meetups: 5 });
-    expect(data.verify).toMatchObject({ ok: true, files: 14 });
+    expect(data.verify).toMatchObject({ ok: true, files: 15 });
+    expect(data.quarantine).toHaveLength(1);
+    expect(data.quarantine[0]!.file).toMatch(/zz-broken\.yaml$/);
+    expect(data.quarantine[0]!.problems[0]).toMatchObject({ path: 'spec.artist', message: 'required' });
     expect(data.artists.find((a) => a.name === 'Lil Sidecar')).toMatchObject({ songs: 3, lines: 39 });
     expect(data.topWords.length).toBe(25);
     expect(data.structure.sections.map((s) => s.kind)).toContain('hook');

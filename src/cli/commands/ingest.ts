@@ -18,6 +18,7 @@ import type { Logger } from '../../observability/logger.js';
 import { DEFAULT_YAML_LIMITS } from '../../model/yaml.js';
 import { CQL_SCHEMA, cqlOf, kafkaOf, loggerOf, registryOf, runIdOf, storeOf } from '../adapters.js';
 import type { CliContext } from '../context.js';
+import { count } from '../format.js';
 import { Progress } from '../progress.js';
 
 export function registerIngest(program: Command, ctx: CliContext): void {
@@ -208,9 +209,9 @@ async function followInbox(ctx: CliContext, splitter: Splitter, log: Logger, man
 export function summary(m: Manifest, path: string): string {
   const by = (s: string) => m.files.filter((f) => f.status === s).length;
   const lines = [
-    `run ${m.runId}: ${m.files.length} files: ${by('split')} split, ${by('quarantined')} quarantined, ${by('skipped')} already done, ${by('busy')} busy elsewhere`,
+    `run ${m.runId}: ${count(m.files.length, 'file')}: ${by('split')} split, ${by('quarantined')} quarantined, ${by('skipped')} already done, ${by('busy')} busy elsewhere`,
     ...Object.entries(m.totals).map(([topic, n]) => `  ${topic.padEnd(24)} ${n} records`),
-    ...m.files.filter((f) => f.status === 'quarantined').map((f) => `  quarantined ${f.uri}: ${f.problems?.length ?? 0} problems, see s3://${f.bucket}/${f.quarantinedAs}.report.json`),
+    ...m.files.filter((f) => f.status === 'quarantined').map((f) => `  quarantined ${f.uri}: ${count(f.problems?.length ?? 0, 'problem')}, see s3://${f.bucket}/${f.quarantinedAs}.report.json`),
     `manifest: ${path}`,
   ];
   if (m.stoppedBy) lines.push(`STOPPED EARLY: ${m.stoppedBy.code}: ${m.stoppedBy.message}`);

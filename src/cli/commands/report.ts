@@ -14,14 +14,14 @@ import { renderHtml } from '../../report/html.js';
 import { DLQ_HEADER, HEADER } from '../../transport/topics.js';
 import { kafkaOf, readerOf, storeOf } from '../adapters.js';
 import type { CliContext } from '../context.js';
+import { count } from '../format.js';
 import { loadManifests, verifyDeps } from './verify.js';
 
 /** Quarantine reports (`<key>.report.json`) in the inbox bucket, newest first, at most `max`. */
 async function quarantineReports(c: Config, max = 500): Promise<QuarantineEntry[]> {
   const store = storeOf(c);
   const out: QuarantineEntry[] = [];
-  for await (const ref of store.list(c.s3.inboxBucket, c.s3.quarantinePrefix)) {
-    if (!ref.key.endsWith('.report.json')) continue;
+  for await (const ref of store.list(c.s3.inboxBucket, c.s3.quarantinePrefix, /\.report\.json$/)) {
     if (out.length >= max) break;
     const body = JSON.parse(Buffer.from(await store.read(ref)).toString('utf8')) as { file: string; runId: string; quarantinedAt: string; problems: QuarantineEntry['problems'] };
     out.push({ file: body.file, runId: body.runId, quarantinedAt: body.quarantinedAt, problems: body.problems ?? [] });
@@ -102,7 +102,7 @@ export function registerReport(program: Command, ctx: CliContext): void {
       const manifests = o.manifest ? await loadManifests(o.manifest) : [];
       const r = await writeReport(ctx, manifests, o.out, { lyrics, verifyTimeoutS });
       const n = r.data.counts;
-      ctx.out(`report: ${n.rows.songs} songs, ${n.rows.lyricLines} lines, ${n.quarantined} quarantined files, ${n.deadLettered} dead letters`);
+      ctx.out(`report: ${n.rows.songs} songs, ${n.rows.lyricLines} lines, ${count(n.quarantined, 'quarantined file')}, ${count(n.deadLettered, 'dead letter')}`);
       ctx.out(`  ${r.html}\n  ${r.json}`);
     });
 }

@@ -1,7 +1,7 @@
 // `rapflow run` (what `npm start` runs): the Argo workflow's steps, locally, on data/.
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { Command } from 'commander';
+import { join, resolve } from 'node:path';
+import { Option, type Command } from 'commander';
 import { loadSchemaSet } from '../../codec/schemas.js';
 import { redactedConfig } from '../../config/index.js';
 import { projectPath } from '../../config/paths.js';
@@ -12,7 +12,7 @@ import { LocalSource } from '../../source/local.js';
 import { rapTopics } from '../../transport/topics.js';
 import { CQL_SCHEMA, cqlOf, kafkaOf, loggerOf, readerOf, registryOf, runIdOf, storeOf } from '../adapters.js';
 import type { CliContext } from '../context.js';
-import { formatReports } from '../format.js';
+import { count, formatReports } from '../format.js';
 import { RapflowError } from '../../errors.js';
 import { reconcile, waitForConsumer, type VerifyReport } from '../../pipeline/verify.js';
 import { openSplitter, type Splitter } from './ingest.js';
@@ -25,7 +25,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
   program
     .command('run')
     .description('the whole pipeline on the sample data, as the Argo workflow runs it (what `npm start` runs): stack, schemas, topics, upload, consume, discover, split, verify, report')
-    .option('--data <dir>', 'Rap-as-Code files to ingest', projectPath('data'))
+    .addOption(new Option('--data <dir>', 'Rap-as-Code files to ingest').default(projectPath('data'), "the checkout's data/"))
     .option('--out <dir>', 'where the run writes its list and manifest', '.local/run')
     .action(async (opts: { data: string; out: string }) => {
       const c = ctx.config;
@@ -68,7 +68,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
       await mkdir(opts.out, { recursive: true });
       await writeFile(join(opts.out, 'todo.json'), JSON.stringify(found.todo, null, 2));
       const runId = runIdOf(c);
-      const manifestFile = join(opts.out, 'manifest.json');
+      const manifestFile = resolve(opts.out, 'manifest.json');
 
       // The consumer runs beside split, as the Deployment does on a cluster; verify waits for it.
       const consumer = await step('consumer start', () => startConsumer(ctx, loggerOf(c, 'consume', true)));
@@ -114,13 +114,14 @@ export function registerRun(program: Command, ctx: CliContext): void {
       const topics = Object.entries(m.totals);
       ctx.out(`records:    ${topics.length ? topics.map(([t, n]) => `${t} ${n}`).join(', ') : 'none (nothing new)'}`);
       ctx.out(`consume:    ${consumed.records} records read, ${consumed.written} rows written, ${consumed.deadLettered} dead-lettered`);
-      ctx.out(`verify:     ${verified.ok ? 'ok' : 'MISMATCH'}, ${verified.files.length} files reconciled${verified.ok ? '' : `: ${verified.files.filter((f) => f.status === 'mismatch').map((f) => f.key).join(', ')}`}`);
+      ctx.out(`verify:     ${verified.ok ? 'ok' : 'MISMATCH'}, ${count(verified.files.length, 'file')} reconciled${verified.ok ? '' : `: ${verified.files.filter((f) => f.status === 'mismatch').map((f) => f.key).join(', ')}`}`);
       ctx.out(`tables:     ${rows.artists} artists, ${rows.songs} songs, ${rows.lyricLines} lyric lines, ${rows.meetups} meetups (keyspace ${c.cassandra.keyspace})`);
-      ctx.out(`quality:    ${report.data.counts.quarantined} files in quarantine, ${report.data.counts.deadLettered} dead-lettered records`);
+      ctx.out(`quality:    ${count(report.data.counts.quarantined, 'file')} in quarantine, ${count(report.data.counts.deadLettered, 'dead-lettered record')}`);
       ctx.out(`time:       ${times.map(([n, t]) => `${n} ${t.toFixed(1)} s`).join(', ')}`);
       ctx.out(`manifest:   ${manifestFile}`);
       ctx.out(`report:     ${report.html}`);
-      ctx.out(`next:       rapflow query songs --artist "Lil Sidecar"   (npm run -s rapflow -- query ...)`);
+      const someone = report.data.artists[0]?.name;
+      if (someone) ctx.out(`next:       node dist/cli/main.js query songs --artist ${JSON.stringify(someone)}`);
       if (!verified.ok) throw new RapflowError('VERIFY_MISMATCH', 'the run does not reconcile: see the verify line above and the report');
     });
 }

@@ -8,6 +8,7 @@ import { LocalSource } from '../../source/local.js';
 import { S3Source, s3Client } from '../../source/s3.js';
 import type { ObjectSource } from '../../source/types.js';
 import type { CliContext } from '../context.js';
+import { count } from '../format.js';
 
 export function sourcesFor(targets: string[], ctx: CliContext): ObjectSource[] {
   return targets.map((t) => (t.startsWith('s3://') ? new S3Source(s3Client(ctx.config.s3), t) : new LocalSource(t)));
@@ -29,11 +30,11 @@ export function registerValidate(program: Command, ctx: CliContext): void {
         for (const n of report.notes) ctx.out(`note: ${n}`);
         const invalid = report.files.filter((f) => !f.valid).length;
         const docs = report.files.reduce((n, f) => n + f.documents, 0);
-        const count = report.files.reduce((n, f) => n + f.problems.length, 0);
+        const problems = report.files.reduce((n, f) => n + f.problems.length, 0);
         ctx.out(
           report.valid
-            ? `${report.files.length} files, ${docs} documents: all valid`
-            : `${report.files.length} files, ${docs} valid documents: ${invalid} invalid files, ${count} problems`,
+            ? `${count(report.files.length, 'file')}, ${count(docs, 'document')}: all valid`
+            : `${count(report.files.length, 'file')}, ${count(docs, 'valid document')}: ${count(invalid, 'invalid file')}, ${count(problems, 'problem')}`,
         );
       }
       if (!report.valid) process.exitCode = 1;

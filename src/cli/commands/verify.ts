@@ -9,6 +9,7 @@ import type { Manifest } from '../../pipeline/split.js';
 import { parseManifests, reconcile, waitForConsumer, type VerifyDeps, type VerifyReport } from '../../pipeline/verify.js';
 import { kafkaOf, readerOf, storeOf } from '../adapters.js';
 import type { CliContext } from '../context.js';
+import { count } from '../format.js';
 
 /** Manifests from files and folders (every *.json and *.jsonl in a folder, as Argo hands a directory artifact over). */
 export async function loadManifests(paths: string[]): Promise<Manifest[]> {
@@ -54,8 +55,8 @@ export function formatVerify(report: VerifyReport): string {
   const bad = report.files.filter((f) => f.status === 'mismatch').length;
   lines.push(
     report.ok
-      ? `verified ${report.files.length} files: every record is a row or a dead letter (${totals.join(', ') || 'nothing produced'})`
-      : `${bad} of ${report.files.length} files do not reconcile (${totals.join(', ')})`,
+      ? `verified ${count(report.files.length, 'file')}: every record is a row or a dead letter (${totals.join(', ') || 'nothing produced'})`
+      : `${bad} of ${count(report.files.length, 'file')} ${bad === 1 ? 'does' : 'do'} not reconcile (${totals.join(', ')})`,
   );
   return lines.join('\n');
 }
@@ -83,7 +84,7 @@ export function registerVerify(program: Command, ctx: CliContext): void {
         ctx.out(opts.json ? JSON.stringify(report, null, 2) : formatVerify(report));
         if (!report.ok) {
           const bad = report.files.filter((f) => f.status === 'mismatch');
-          throw new RapflowError('VERIFY_MISMATCH', `${bad.length} files do not reconcile: ${bad.map((f) => f.key).join(', ')}`);
+          throw new RapflowError('VERIFY_MISMATCH', `${count(bad.length, 'file')} ${bad.length === 1 ? 'does' : 'do'} not reconcile: ${bad.map((f) => f.key).join(', ')}`);
         }
       } finally {
         await reader.close();
