@@ -16,6 +16,9 @@ export interface PidRecord {
 
 export type Progress = (line: string) => void;
 
+/** Something to wait on for a few milliseconds, synchronously. */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
 export class Supervisor {
   constructor(
     private readonly paths: StackPaths,
@@ -79,12 +82,20 @@ export class Supervisor {
    * our cache directory (after), so a recycled pid of an unrelated process is never ours.
    */
   isOurs(pid: number): boolean {
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      return cmdline.includes(this.paths.home) || cmdline.includes(this.paths.scripts);
-    } catch {
-      return false;
+    // A process in the middle of execve (our run scripts `exec` the service) shows an empty
+    // command line for a moment: look again rather than call a live service foreign.
+    for (let attempt = 0; attempt < 20; attempt++) {
+      let cmdline: string;
+      try {
+        cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {
+        return false;
+      }
+      if (cmdline !== '') return cmdline.includes(this.paths.home) || cmdline.includes(this.paths.scripts);
+      if (!processAlive(pid)) return false;
+      Atomics.wait(PAUSE, 0, 0, 10);
     }
+    return false;
   }
 
   runningPid(svc: ServiceDef): number | undefined {
