@@ -43,5 +43,5 @@ export const HEADER = {
 export const DLQ_HEADER = {
   code: 'rapflow.dlq.code',
   reason: 'rapflow.dlq.reason',
-  sourceTopic: 'rapflow.dlq.source-topic',
+  sourceTopic: 'rapflow.dlq.source.topic',
 } as const;
