@@ -124,9 +124,9 @@ describe('schema evolution in the real registry', () => {
     const ids2 = await registry.registerAll(current, ['Song']);
     const song = recordsOf(validateFile('data/legacy-flat-song.yaml', readFileSync('data/legacy-flat-song.yaml'), current.types)).songs[0]!;
     const { bpm: _bpm, ...v1Song } = song;
-    const fromV1 = await registry.decode(await registry.encode(ids1.get('Song')!.id, v1Song), current.bundled.get('Song'));
+    const fromV1 = await registry.decode(await registry.encode(ids1.get('Song')!.id, v1Song), current.types.get('Song'));
     expect(fromV1).toEqual({ ...v1Song, bpm: null });
-    const fromV2 = await registry.decode(await registry.encode(ids2.get('Song')!.id, { ...song, bpm: 96 }), release1!.set.bundled.get('Song'));
+    const fromV2 = await registry.decode(await registry.encode(ids2.get('Song')!.id, { ...song, bpm: 96 }), release1!.set.types.get('Song'));
     expect(fromV2).toEqual(v1Song);
   });
 });

@@ -67,7 +67,7 @@ async function readAll(count: number, settleMs = 1_500): Promise<ReadRecord[]> {
     eachMessage: async ({ topic, message }) => {
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
-      out.push({ topic, key: message.key!.toString(), value: await registry.decode(message.value!, set.bundled.get(nameOf(topic))), headers });
+      out.push({ topic, key: message.key!.toString(), value: await registry.decode(message.value!, set.types.get(nameOf(topic))), headers });
       if (out.length >= count) enough();
     },
   });

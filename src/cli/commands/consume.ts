@@ -60,7 +60,7 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
     const name = nameByTopic.get(m.topic)!;
     schemaIdOf(m.value); // not Confluent-framed: poison, before asking the registry anything
     try {
-      return { name, record: (await registry.decode(m.value!, set.bundled.get(name))) as Record<string, unknown> };
+      return { name, record: (await registry.decode(m.value!, set.types.get(name))) as Record<string, unknown> };
     } catch (err) {
       if (classify(err) === 'retryable') throw err;
       throw new RapflowError('RECORD_UNDECODABLE', err instanceof Error ? err.message : 'undecodable', { cause: err });
@@ -87,15 +87,22 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
 
   const metrics = new ConsumerMetrics();
   let last = Date.now();
-  let busy = false;
+  // Batches of several partitions run at once: idle means none is in hand.
+  let inHand = 0;
   const totals: ConsumeTotals = { records: 0, written: 0, deadLettered: 0, retries: 0 };
   let consumer;
   try {
     consumer = await kafka.consumeBatches([...nameByTopic.keys()], c.kafka.consumerGroup, async (messages, heartbeat, highWatermark) => {
-      busy = true;
+      inHand++;
       const t0 = Date.now();
       const { topic, partition } = messages[0]!;
-      const o = await processBatch(messages, { decode, sink, deadLetter, log, heartbeat, retry: CONSUME_RETRY });
+      let o: Awaited<ReturnType<typeof processBatch>>;
+      try {
+        o = await processBatch(messages, { decode, sink, deadLetter, log, heartbeat, retry: CONSUME_RETRY });
+      } finally {
+        inHand--;
+        last = Date.now();
+      }
       metrics.recordsIn.inc({ topic }, o.records);
       metrics.written.inc({ topic }, o.written);
       metrics.deadLettered.inc({ topic }, o.deadLettered);
@@ -107,8 +114,6 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
       totals.deadLettered += o.deadLettered;
       totals.retries += o.retries;
       log.info({ topic: messages[0]!.topic, partition: messages[0]!.partition, ...o, ms: Date.now() - t0 }, 'batch written');
-      last = Date.now();
-      busy = false;
     });
   } catch (err) {
     await Promise.allSettled([dlq.disconnect(), cql.close()]);
@@ -126,7 +131,7 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
       await cql.execute('SELECT release_version FROM system.local');
     },
   };
-  return { stop: consumer.stop, metrics, checks, finished: finished.then(() => totals), lastActivity: () => (busy ? Date.now() : last) };
+  return { stop: consumer.stop, metrics, checks, finished: finished.then(() => totals), lastActivity: () => (inHand > 0 ? Date.now() : last) };
 }
 
 export function registerConsume(program: Command, ctx: CliContext): void {
