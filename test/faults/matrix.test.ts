@@ -184,7 +184,7 @@ describe('fault matrix', () => {
 
   it('token expiry: not applicable here', () => {
     // Stargate's auth tokens are what expire; without Stargate (issue 5 is blocked) the sink is a CQL session, which has none.
-    rows.push({ fault: 'Token expiry', did: 'not run against a real service: Stargate cannot be run here, and CQL sessions carry no token. The Stargate client's renewal (one new token on a 401, then the call again) is tested against an in-process fake in test/unit/stargate.test.ts', recoverS: null, lost: 0, duplicated: 0, redelivered: 0, missing: [] });
+    rows.push({ fault: 'Token expiry', did: 'not run against a real service: Stargate cannot be run here, and CQL sessions carry no token. The Stargate client\'s renewal (one new token on a 401, then the call again) is tested against an in-process fake in test/unit/stargate.test.ts', recoverS: null, lost: 0, duplicated: 0, redelivered: 0, missing: [] });
     expect(rows.at(-1)!.did).toMatch(/^not run/);
   });
 });
