@@ -92,20 +92,38 @@ export class Registry {
       let known = this.ids.get(key);
       if (known === undefined) {
         known = await withRetry(async () => {
+          // Already there (the usual case, and what parallel split shards find): no write at all.
+          const existing = await this.lookup(subject, schema);
+          if (existing) return existing;
           try {
-            const { id } = await this.client.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject });
-            // The register answer has no version; the lookup of the same schema does.
-            const found = await this.http.post<{ version: number }>(`/subjects/${encodeURIComponent(subject)}`, { schema: JSON.stringify(schema) });
-            return { id, version: found.data.version };
+            await this.client.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject });
           } catch (err) {
+            // Two processes registering a new subject at once: the loser is refused, yet the schema is there.
+            const raced = await this.lookup(subject, schema).catch(() => undefined);
+            if (raced) return raced;
             throw registryError(err, `registering ${name} under ${subject}`, subject);
           }
+          // The register answer has no version; the lookup of the same schema does.
+          const found = await this.lookup(subject, schema);
+          if (!found) throw new RapflowError('REGISTRY_UNAVAILABLE', `registered ${name} under ${subject}, yet the registry does not find it`);
+          return found;
         });
         this.ids.set(key, known);
       }
       out.set(name, { subject, ...known });
     }
     return out;
+  }
+
+  /** The id and version under which the subject holds exactly this schema; undefined when it does not. */
+  private async lookup(subject: string, schema: object): Promise<{ id: number; version: number } | undefined> {
+    try {
+      const found = await this.http.post<{ id: number; version: number }>(`/subjects/${encodeURIComponent(subject)}`, { schema: JSON.stringify(schema) });
+      return { id: found.data.id, version: found.data.version };
+    } catch (err) {
+      if ((err as { response?: { status?: number } }).response?.status === 404) return undefined;
+      throw registryError(err, `looking up ${subject}`, subject);
+    }
   }
 
   /** Answers when the registry answers (readiness). */

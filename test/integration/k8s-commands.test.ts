@@ -189,6 +189,7 @@ describe('the manifests\' container commands, as processes on the local stack', 
         mkdirSync(dir);
         copyFileSync(listPath, split.inputs.artifacts[0].path.replace(/^\/work\//, `${dir}/`));
         const r = await container(argsOf(split.container, dir, { ...params, shard: String(k) }), envOf(split.container));
+        expect(r.code, `shard ${k}: ${r.stderr}`).toBe(0);
         // The output artifact, under the run's key prefix that verify and report read whole.
         const key = (split.outputs.artifacts[0].s3.key as string).replace('{{inputs.parameters.shard}}', String(k));
         copyFileSync(split.outputs.artifacts[0].path.replace(/^\/work\//, `${dir}/`), join(manifests, key.split('/').at(-1)!));
