@@ -196,9 +196,15 @@ async function compareRows(set: RecordSet, reader: RapReader, deadKeys: Set<stri
   // Lines: present, and with the text that was produced.
   const lineKey = new Map(set.lines.map((l) => [l.id, `"${songTitle.get(l.songId)}" ${l.lineNumber}`]));
   const foundLines = new Set<string>();
+  const linesOf = new Map<string, RecordSet['lines']>();
+  for (const l of set.lines) {
+    const list = linesOf.get(l.songId) ?? [];
+    list.push(l);
+    linesOf.set(l.songId, list);
+  }
   for (const song of set.songs) {
     const stored = new Map((await reader.lines(song.id)).map((l) => [l.lineNumber, l]));
-    for (const l of set.lines.filter((x) => x.songId === song.id)) {
+    for (const l of linesOf.get(song.id) ?? []) {
       const row = stored.get(l.lineNumber);
       if (row && row.text === l.text) foundLines.add(l.id);
       else if (row) check.differences.push(`lyric_lines: "${song.title}" line ${l.lineNumber} reads ${JSON.stringify(row.text)}, produced ${JSON.stringify(l.text)}`);

@@ -45,6 +45,18 @@ function quietLogger(): vega.LoggerInterface {
   return logger;
 }
 
+/** Horizontal bars, longest first: the shape of three of the charts. */
+function bars(values: object[], y: string, x: string, xTitle: string, step: number, extra: object = {}): TopLevelSpec {
+  return {
+    width: WIDTH,
+    height: { step },
+    data: { values },
+    mark: { type: 'bar', cornerRadiusEnd: 3 },
+    ...extra,
+    encoding: { y: { field: y, type: 'nominal', sort: '-x', title: null }, x: { field: x, type: 'quantitative', title: xTitle }, ...((extra as { encoding?: object }).encoding ?? {}) },
+  };
+}
+
 export function chartSpecs(d: ReportData): { id: string; title: string; caption: string; spec: TopLevelSpec }[] {
   const specs: { id: string; title: string; caption: string; spec: TopLevelSpec }[] = [];
   if (d.artists.length > 0) {
@@ -52,16 +64,14 @@ export function chartSpecs(d: ReportData): { id: string; title: string; caption:
       id: 'artists',
       title: 'Words per artist',
       caption: 'All words of every lyric line, per artist; the label is the number of songs.',
-      spec: {
-        width: WIDTH,
-        height: { step: 20 },
-        data: { values: d.artists },
-        encoding: { y: { field: 'name', type: 'nominal', sort: '-x', title: null }, x: { field: 'words', type: 'quantitative', title: 'words' } },
-        layer: [
-          { mark: { type: 'bar', cornerRadiusEnd: 3 } },
-          { mark: { type: 'text', align: 'left', dx: 4, fontSize: 10, color: '#555' }, encoding: { text: { field: 'songs', type: 'quantitative', format: 'd' } } },
-        ],
-      },
+      spec: (() => {
+        // Bars with the song count written at their ends: the bar spec as the first of two layers.
+        const { mark, ...shared } = bars(d.artists, 'name', 'words', 'words', 20) as { mark: object };
+        return {
+          ...shared,
+          layer: [{ mark }, { mark: { type: 'text', align: 'left', dx: 4, fontSize: 10, color: '#555' }, encoding: { text: { field: 'songs', type: 'quantitative', format: 'd' } } }],
+        } as TopLevelSpec;
+      })(),
     });
   }
   if (d.topWords.length > 0) {
@@ -69,13 +79,7 @@ export function chartSpecs(d: ReportData): { id: string; title: string; caption:
       id: 'words',
       title: 'Most used words',
       caption: 'Across all lyric lines, common English function words left out.',
-      spec: {
-        width: WIDTH,
-        height: { step: 16 },
-        data: { values: d.topWords },
-        mark: { type: 'bar', cornerRadiusEnd: 3, color: PALETTE[1] },
-        encoding: { y: { field: 'word', type: 'nominal', sort: '-x', title: null }, x: { field: 'count', type: 'quantitative', title: 'times used' } },
-      },
+      spec: bars(d.topWords, 'word', 'count', 'times used', 16, { mark: { type: 'bar', cornerRadiusEnd: 3, color: PALETTE[1] } }),
     });
   }
   if (d.timeline.length > 0) {
@@ -101,17 +105,7 @@ export function chartSpecs(d: ReportData): { id: string; title: string; caption:
       id: 'structure',
       title: 'Verse and hook structure',
       caption: `Lines per section kind; ${(d.structure.hookShare * 100).toFixed(0)}% of all lines are in a hook or chorus.`,
-      spec: {
-        width: WIDTH,
-        height: { step: 22 },
-        data: { values: d.structure.sections },
-        mark: { type: 'bar', cornerRadiusEnd: 3 },
-        encoding: {
-          y: { field: 'kind', type: 'nominal', sort: '-x', title: null },
-          x: { field: 'lines', type: 'quantitative', title: 'lines' },
-          color: { field: 'kind', type: 'nominal', legend: null },
-        },
-      },
+      spec: bars(d.structure.sections, 'kind', 'lines', 'lines', 22, { encoding: { color: { field: 'kind', type: 'nominal', legend: null } } }),
     });
   }
   if (d.languages.length > 0) {

@@ -7,16 +7,12 @@ import { normaliseWord, wordsOf } from '../../read/words.js';
 import { readerOf } from '../adapters.js';
 import type { CliContext } from '../context.js';
 import { formatTable } from '../format.js';
+import { wholeNumber } from '../options.js';
 
 interface Output {
   json?: boolean;
 }
 
-const count = (v: string, name: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new RapflowError('CONFIG_INVALID', `${name} ${v}: expected a whole number of at least 1`);
-  return n;
-};
 
 /** Reads up to `limit` rows from `page`, page after page; returns them and where to go on from. */
 export async function upTo<T>(read: (p: PageRequest) => Promise<Page<T>>, limit: number, pageSize: number, from?: string): Promise<Page<T>> {
@@ -78,7 +74,7 @@ export function registerQuery(program: Command, ctx: CliContext): void {
     .action(async (o: Output & { artist: string; limit: string; pageSize: string; page?: string }) => {
       const page = await withReader(ctx, async (r) => {
         const artist = await findArtist(r, o.artist);
-        return upTo((p) => r.songsByArtist(artist.id, p), count(o.limit, '--limit'), count(o.pageSize, '--page-size'), o.page);
+        return upTo((p) => r.songsByArtist(artist.id, p), wholeNumber(o.limit, '--limit', 1), wholeNumber(o.pageSize, '--page-size', 1), o.page);
       });
       out(o, page, () => {
         const table = formatTable(['RELEASED', 'TITLE', 'ALBUM', 'ID'], page.rows.map((s) => [s.releaseDate, s.title, s.album ?? '', s.songId]));
@@ -123,7 +119,7 @@ export function registerQuery(program: Command, ctx: CliContext): void {
     .action(async (o: Output & { word: string; artist?: string; limit: string }) => {
       const word = normaliseWord(o.word.trim());
       if (wordsOf(word).length !== 1) throw new RapflowError('CONFIG_INVALID', `--word ${JSON.stringify(o.word)}: expected one word`);
-      const limit = count(o.limit, '--limit');
+      const limit = wholeNumber(o.limit, '--limit', 1);
       const hits = await withReader(ctx, async (r) => {
         const songs = new Map<string, SongRow | undefined>();
         const title = async (id: string) => {

@@ -6,7 +6,7 @@ import { topicOf } from '../../codec/schemas.js';
 import type { Config } from '../../config/index.js';
 import { RapflowError } from '../../errors.js';
 import type { Manifest } from '../../pipeline/split.js';
-import { reconcile, waitForConsumer, type VerifyReport } from '../../pipeline/verify.js';
+import type { VerifyReport } from '../../pipeline/verify.js';
 import { collect, everyRow, type RapReader } from '../../read/reader.js';
 import { buildReport, LineStats, type DeadLetterEntry, type QuarantineEntry, type ReportData } from '../../report/build.js';
 import { renderCharts } from '../../report/charts.js';
@@ -15,7 +15,8 @@ import { DLQ_HEADER, HEADER } from '../../transport/topics.js';
 import { kafkaOf, readerOf, storeOf } from '../adapters.js';
 import type { CliContext } from '../context.js';
 import { count } from '../format.js';
-import { loadManifests, verifyDeps } from './verify.js';
+import { seconds, wholeNumber } from '../options.js';
+import { loadManifests, verifyManifests } from './verify.js';
 
 /** Quarantine reports (`<key>.report.json`) in the inbox bucket, newest first, at most `max`. */
 async function quarantineReports(c: Config, max = 500): Promise<QuarantineEntry[]> {
@@ -42,7 +43,9 @@ async function deadLetters(c: Config): Promise<DeadLetterEntry[]> {
 
 /** Everything the report needs from the tables; lines are streamed into counters, lyrics kept for `lyricSongs` songs. */
 async function readTables(reader: RapReader, lyricSongs: number) {
-  const [artists, songs, meetups] = [await collect(everyRow((p) => reader.artists(p))), await collect(everyRow((p) => reader.songs(p))), await collect(everyRow((p) => reader.meetups(p)))];
+  const artists = await collect(everyRow((p) => reader.artists(p)));
+  const songs = await collect(everyRow((p) => reader.songs(p)));
+  const meetups = await collect(everyRow((p) => reader.meetups(p)));
   const stats = new LineStats();
   for await (const l of everyRow((p) => reader.allLines(p), 2000)) stats.add(l);
   const shown = [...songs].sort((a, b) => a.artist.localeCompare(b.artist) || a.releaseDate.localeCompare(b.releaseDate)).slice(0, lyricSongs);
@@ -51,17 +54,28 @@ async function readTables(reader: RapReader, lyricSongs: number) {
   return { artists, songs, meetups, stats, lyrics };
 }
 
-export async function writeReport(ctx: CliContext, manifests: Manifest[], outDir: string, opts: { lyrics: number; verifyTimeoutS: number }): Promise<{ data: ReportData; html: string; json: string }> {
-  const c = ctx.config;
-  const reader = await readerOf(c);
-  let verify: VerifyReport | undefined;
+/** Reconciliation for the report: the one given (a run has just verified), or a fresh one, left out when the consumer is behind. */
+async function verificationOf(ctx: CliContext, manifests: Manifest[], opts: { verified?: VerifyReport; verifyTimeoutS?: number }): Promise<VerifyReport | undefined> {
+  if (opts.verified || manifests.length === 0) return opts.verified;
   try {
-    if (manifests.length > 0) {
-      const deps = verifyDeps(ctx, reader);
-      const lag = await waitForConsumer(manifests, deps, opts.verifyTimeoutS * 1000);
-      if (lag.length === 0) verify = await reconcile(manifests, deps);
-      else ctx.err(`report: the consumer is still behind (${lag.length} partitions); reconciliation left out of the report`);
-    }
+    return await verifyManifests(ctx, manifests, opts.verifyTimeoutS ?? 30);
+  } catch (err) {
+    if (!(err instanceof RapflowError) || err.code !== 'CONSUMER_BEHIND') throw err;
+    ctx.err(`report: ${err.message}; reconciliation left out of the report`);
+    return undefined;
+  }
+}
+
+export async function writeReport(
+  ctx: CliContext,
+  manifests: Manifest[],
+  outDir: string,
+  opts: { lyrics: number; verified?: VerifyReport; verifyTimeoutS?: number },
+): Promise<{ data: ReportData; html: string; json: string }> {
+  const c = ctx.config;
+  const verify = await verificationOf(ctx, manifests, opts);
+  const reader = await readerOf(c);
+  try {
     const tables = await readTables(reader, opts.lyrics);
     const data = buildReport({
       generatedAt: new Date().toISOString(),
@@ -95,10 +109,8 @@ export function registerReport(program: Command, ctx: CliContext): void {
     .option('--lyrics <n>', 'songs whose lyrics the page shows in full', '40')
     .option('--verify-timeout <seconds>', 'how long to wait for the consumer before reconciling', '30')
     .action(async (o: { manifest?: string[]; out: string; lyrics: string; verifyTimeout: string }) => {
-      const lyrics = Number(o.lyrics);
-      const verifyTimeoutS = Number(o.verifyTimeout);
-      if (!Number.isInteger(lyrics) || lyrics < 0) throw new RapflowError('CONFIG_INVALID', `--lyrics ${o.lyrics}: expected a whole number`);
-      if (!Number.isFinite(verifyTimeoutS) || verifyTimeoutS < 0) throw new RapflowError('CONFIG_INVALID', `--verify-timeout ${o.verifyTimeout}: expected seconds`);
+      const lyrics = wholeNumber(o.lyrics, '--lyrics');
+      const verifyTimeoutS = seconds(o.verifyTimeout, '--verify-timeout');
       const manifests = o.manifest ? await loadManifests(o.manifest) : [];
       const r = await writeReport(ctx, manifests, o.out, { lyrics, verifyTimeoutS });
       const n = r.data.counts;

@@ -10,15 +10,15 @@ import { validateSources } from '../../pipeline/validate.js';
 import { CqlLedger } from '../../sink/cql-ledger.js';
 import { LocalSource } from '../../source/local.js';
 import { rapTopics } from '../../transport/topics.js';
-import { CQL_SCHEMA, cqlOf, kafkaOf, loggerOf, readerOf, registryOf, runIdOf, storeOf } from '../adapters.js';
+import { CQL_SCHEMA, cqlOf, kafkaOf, loggerOf, registryOf, runIdOf, storeOf } from '../adapters.js';
 import type { CliContext } from '../context.js';
 import { count, formatReports } from '../format.js';
 import { RapflowError } from '../../errors.js';
-import { reconcile, waitForConsumer, type VerifyReport } from '../../pipeline/verify.js';
+import type { VerifyReport } from '../../pipeline/verify.js';
 import { openSplitter, type Splitter } from './ingest.js';
 import { startConsumer, type ConsumeTotals } from './consume.js';
 import { writeReport } from './report.js';
-import { verifyDeps } from './verify.js';
+import { verifyManifests } from './verify.js';
 import { stackFrom } from './stack.js';
 
 export function registerRun(program: Command, ctx: CliContext): void {
@@ -86,22 +86,12 @@ export function registerRun(program: Command, ctx: CliContext): void {
         });
         await writeFile(manifestFile, JSON.stringify(result.manifest, null, 2));
         if (result.error) throw result.error;
-        verified = await step('verify', async () => {
-          const reader = await readerOf(c);
-          try {
-            const deps = verifyDeps(ctx, reader);
-            const lag = await waitForConsumer([result.manifest], deps, 120_000);
-            if (lag.length > 0) throw new RapflowError('CONSUMER_BEHIND', `the consumer did not catch up within 120 s: ${lag.map((b) => `${b.topic}[${b.partition}]`).join(', ')}`);
-            return await reconcile([result.manifest], deps);
-          } finally {
-            await reader.close();
-          }
-        });
+        verified = await step('verify', () => verifyManifests(ctx, [result.manifest], 120));
       } finally {
         await consumer.stop();
         consumed = await consumer.finished;
       }
-      const report = await step('report', () => writeReport(ctx, [result.manifest], join(opts.out, 'report'), { lyrics: 40, verifyTimeoutS: 30 }));
+      const report = await step('report', () => writeReport(ctx, [result.manifest], join(opts.out, 'report'), { lyrics: 40, verified }));
 
       const m = result.manifest;
       const by = (status: string) => m.files.filter((f) => f.status === status);

@@ -10,6 +10,7 @@ import { parseManifests, reconcile, waitForConsumer, type VerifyDeps, type Verif
 import { kafkaOf, readerOf, storeOf } from '../adapters.js';
 import type { CliContext } from '../context.js';
 import { count } from '../format.js';
+import { seconds } from '../options.js';
 
 /** Manifests from files and folders (every *.json and *.jsonl in a folder, as Argo hands a directory artifact over). */
 export async function loadManifests(paths: string[]): Promise<Manifest[]> {
@@ -42,6 +43,22 @@ export function verifyDeps(ctx: CliContext, reader: VerifyDeps['reader']): Verif
   };
 }
 
+/** Waits (bounded) for the consumer group to pass what the manifests produced, then reconciles; CONSUMER_BEHIND when it does not catch up. */
+export async function verifyManifests(ctx: CliContext, manifests: Manifest[], timeoutS: number): Promise<VerifyReport> {
+  const reader = await readerOf(ctx.config);
+  try {
+    const deps = verifyDeps(ctx, reader);
+    const lag = await waitForConsumer(manifests, deps, timeoutS * 1000);
+    if (lag.length > 0) {
+      const where = lag.map((b) => `${b.topic}[${b.partition}] committed ${b.committed}, needs ${b.needed}`).join('; ');
+      throw new RapflowError('CONSUMER_BEHIND', `group ${ctx.config.kafka.consumerGroup} has not consumed what split produced after ${timeoutS} s: ${where}`);
+    }
+    return await reconcile(manifests, deps);
+  } finally {
+    await reader.close();
+  }
+}
+
 export function formatVerify(report: VerifyReport): string {
   const lines: string[] = [];
   for (const f of report.files) {
@@ -69,25 +86,13 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     .option('--timeout <seconds>', 'how long to wait for the consumer to catch up', '120')
     .option('--json', 'machine-readable report')
     .action(async (opts: { manifest: string[]; timeout: string; json?: boolean }) => {
-      const timeout = Number(opts.timeout);
-      if (!Number.isFinite(timeout) || timeout < 0) throw new RapflowError('CONFIG_INVALID', `--timeout ${opts.timeout}: expected seconds`);
+      const timeout = seconds(opts.timeout, '--timeout');
       const manifests = await loadManifests(opts.manifest);
-      const reader = await readerOf(ctx.config);
-      try {
-        const deps = verifyDeps(ctx, reader);
-        const lag = await waitForConsumer(manifests, deps, timeout * 1000);
-        if (lag.length > 0) {
-          const where = lag.map((b) => `${b.topic}[${b.partition}] committed ${b.committed}, needs ${b.needed}`).join('; ');
-          throw new RapflowError('CONSUMER_BEHIND', `group ${ctx.config.kafka.consumerGroup} has not consumed what split produced after ${timeout} s: ${where}`);
-        }
-        const report = await reconcile(manifests, deps);
-        ctx.out(opts.json ? JSON.stringify(report, null, 2) : formatVerify(report));
-        if (!report.ok) {
-          const bad = report.files.filter((f) => f.status === 'mismatch');
-          throw new RapflowError('VERIFY_MISMATCH', `${count(bad.length, 'file')} ${bad.length === 1 ? 'does' : 'do'} not reconcile: ${bad.map((f) => f.key).join(', ')}`);
-        }
-      } finally {
-        await reader.close();
+      const report = await verifyManifests(ctx, manifests, timeout);
+      ctx.out(opts.json ? JSON.stringify(report, null, 2) : formatVerify(report));
+      if (!report.ok) {
+        const bad = report.files.filter((f) => f.status === 'mismatch');
+        throw new RapflowError('VERIFY_MISMATCH', `${count(bad.length, 'file')} ${bad.length === 1 ? 'does' : 'do'} not reconcile: ${bad.map((f) => f.key).join(', ')}`);
       }
     });
 }
