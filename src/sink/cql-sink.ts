@@ -1,45 +1,148 @@
-// The CQL sink: rows upserted with prepared statements, at most `concurrency` in flight.
+// The CQL sink: rows upserted with prepared statements; rows of one partition go together as one
+// unlogged batch (one mutation), at most `concurrency` requests in flight.
 import { RapflowError } from '../errors.js';
-import { cqlError, type CqlSession } from './cql.js';
-import type { Row } from './tables.js';
+import type { CqlSession } from './cql.js';
+import { partitionKeyOf, type Row } from './tables.js';
 
 export interface RowFailure {
   index: number;
   error: RapflowError;
 }
 
+/** What the sink needs of a CQL session (CqlSession); errors already translated into ours. */
+export type CqlWriter = Pick<CqlSession, 'execute' | 'batch'> & { settings: { keyspace: string } };
+
+export interface SinkLimits {
+  /** Requests (single rows or batches) in flight. */
+  concurrency: number;
+  /** Statements in one batch. */
+  batchRows: number;
+  /**
+   * Estimated bytes of the values in one batch: kept under Cassandra's default
+   * `batch_size_warn_threshold` (5 KiB), so a batch never logs a warning on the server, let alone
+   * reaches the 50 KiB at which it is refused.
+   */
+  batchBytes: number;
+}
+
+export const DEFAULT_SINK_LIMITS: SinkLimits = { concurrency: 32, batchRows: 64, batchBytes: 4 * 1024 };
+
+/**
+ * Groups rows into the requests that write them: the rows of one partition of a table that has
+ * several rows per partition (lyric lines by song) in batches within `limits`, every other row on
+ * its own (a batch across partitions only moves the work to the coordinator). Each group is a list
+ * of indexes into `rows`, in their order.
+ */
+export function planWrites(rows: Row[], limits: Pick<SinkLimits, 'batchRows' | 'batchBytes'> = DEFAULT_SINK_LIMITS): number[][] {
+  const groups: number[][] = [];
+  const open = new Map<string, { indexes: number[]; bytes: number }>();
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    const key = partitionKeyOf(row.table);
+    if (key === undefined) {
+      groups.push([i]);
+      continue;
+    }
+    const id = `${row.table}\u0000${key.map((c) => String(row.values[c])).join('\u0000')}`;
+    const bytes = estimateBytes(row);
+    let g = open.get(id);
+    if (g && (g.indexes.length >= limits.batchRows || g.bytes + bytes > limits.batchBytes)) {
+      open.delete(id);
+      g = undefined;
+    }
+    if (!g) {
+      g = { indexes: [], bytes: 0 };
+      open.set(id, g);
+      groups.push(g.indexes);
+    }
+    g.indexes.push(i);
+    g.bytes += bytes;
+  }
+  return groups;
+}
+
+/** A rough size of a row's values as Cassandra stores them: text by its UTF-16 length, others by a small constant. */
+function estimateBytes(row: Row): number {
+  let n = 0;
+  for (const v of Object.values(row.values)) {
+    if (typeof v === 'string') n += v.length;
+    else if (Array.isArray(v)) n += v.reduce((s: number, e) => s + (typeof e === 'string' ? e.length : 8), 0);
+    else n += 16;
+  }
+  return n;
+}
+
 export class CqlSink {
+  private readonly queries = new Map<string, string>();
+
   constructor(
-    private readonly cql: CqlSession,
-    private readonly concurrency = 32,
+    private readonly cql: CqlWriter,
+    private readonly limits: SinkLimits = DEFAULT_SINK_LIMITS,
   ) {}
 
   /**
    * Writes every row (INSERT is an upsert in Cassandra). Rows the database refuses as invalid come
-   * back as failures by index; anything retryable throws for the whole call, which is safe to
-   * repeat: the same rows again.
+   * back as failures by index; a batch that is refused is written again row by row, so only the bad
+   * rows fail. Anything retryable throws for the whole call, which is safe to repeat: the same rows
+   * again.
    */
   async write(rows: Row[]): Promise<RowFailure[]> {
+    const groups = planWrites(rows, this.limits);
     const failures: RowFailure[] = [];
     let next = 0;
     let transient: RapflowError | undefined;
+    const attempt = async (indexes: number[]): Promise<RapflowError | undefined> => {
+      try {
+        if (indexes.length === 1) {
+          const { query, params } = this.statement(rows[indexes[0]!]!);
+          await this.cql.execute(query, params, { prepare: true });
+        } else {
+          await this.cql.batch(indexes.map((i) => this.statement(rows[i]!)));
+        }
+        return undefined;
+      } catch (err) {
+        const e = err instanceof RapflowError ? err : new RapflowError('INTERNAL', String(err), { cause: err });
+        if (e.behaviour === 'retryable' || e.code === 'SINK_AUTH_FAILED') {
+          transient ??= e;
+          return undefined;
+        }
+        return e;
+      }
+    };
     const worker = async () => {
-      while (transient === undefined && next < rows.length) {
-        const i = next++;
-        const row = rows[i]!;
-        const cols = Object.keys(row.values);
-        const query = `INSERT INTO ${this.cql.settings.keyspace}.${row.table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`;
-        try {
-          await this.cql.client.execute(query, Object.values(row.values), { prepare: true });
-        } catch (err) {
-          const e = cqlError(err, `writing ${row.table}`);
-          if (e.behaviour === 'retryable' || e.code === 'SINK_AUTH_FAILED') transient ??= e;
-          else failures.push({ index: i, error: new RapflowError('RECORD_UNDECODABLE', `${row.table}: ${e.message}`, { cause: err }) });
+      while (transient === undefined && next < groups.length) {
+        const group = groups[next++]!;
+        const refused = await attempt(group);
+        if (!refused) continue;
+        if (group.length === 1) {
+          failures.push({ index: group[0]!, error: this.refusal(rows[group[0]!]!, refused) });
+          continue;
+        }
+        // One bad row fails its whole batch: find it by writing the rows one at a time.
+        for (const i of group) {
+          if (transient !== undefined) break;
+          const e = await attempt([i]);
+          if (e) failures.push({ index: i, error: this.refusal(rows[i]!, e) });
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, rows.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(this.limits.concurrency, groups.length) }, worker));
     if (transient) throw transient;
     return failures;
+  }
+
+  private statement(row: Row): { query: string; params: unknown[] } {
+    // rowsOf gives every row of a table the same columns in the same order.
+    let query = this.queries.get(row.table);
+    if (query === undefined) {
+      const cols = Object.keys(row.values);
+      query = `INSERT INTO ${this.cql.settings.keyspace}.${row.table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`;
+      this.queries.set(row.table, query);
+    }
+    return { query, params: Object.values(row.values) };
+  }
+
+  private refusal(row: Row, e: RapflowError): RapflowError {
+    return new RapflowError('RECORD_UNDECODABLE', `${row.table}: ${e.message}`, { cause: e });
   }
 }

@@ -21,6 +21,22 @@ export const TABLES = [
     host_id uuid, host text, performers list<text>, setlist text)`,
 ];
 
+/**
+ * Partition key columns of the tables whose partitions hold several rows (a clustering column
+ * follows the key: lyric lines by song, songs by artist), read from the DDL above.
+ */
+const MULTI_ROW_PARTITIONS: ReadonlyMap<string, string[]> = new Map(
+  TABLES.flatMap((ddl) => {
+    const key = /PRIMARY KEY \(\(([\w, ]+)\),/.exec(ddl);
+    return key ? [[/\{ks\}\.(\w+)/.exec(ddl)![1]!, key[1]!.split(/,\s*/)] as const] : [];
+  }),
+);
+
+/** The partition key of `table` when its partitions hold several rows; undefined when each row is a partition. */
+export function partitionKeyOf(table: string): string[] | undefined {
+  return MULTI_ROW_PARTITIONS.get(table);
+}
+
 export interface Row {
   table: string;
   values: Record<string, unknown>;
