@@ -1,5 +1,5 @@
 // Kafka adapter (kafkajs): topics, a transactional producer, consumers; kafkajs errors become ours here.
-import kafkajs, { CompressionTypes, Kafka, logLevel, Partitioners, type Consumer, type Producer, type RecordMetadata, type SASLOptions } from 'kafkajs';
+import kafkajs, { CompressionTypes, Kafka, logLevel, Partitioners, type Consumer, type KafkaMessage, type Producer, type RecordMetadata, type SASLOptions } from 'kafkajs';
 export type { Producer } from 'kafkajs';
 import { RapflowError } from '../errors.js';
 import { partitionFor } from './partition.js';
@@ -23,6 +23,25 @@ export interface InMessageLike {
   key: Buffer | null;
   value: Buffer | null;
   headers: Record<string, string>;
+}
+
+/**
+ * The pipeline's view of a kafkajs message. Headers become strings only when asked for: the
+ * consumer reads them only to dead-letter a record, and converting the seven headers of every
+ * record showed as 6 % of its busy time in the e2e profile.
+ */
+function inMessage(topic: string, partition: number, m: KafkaMessage): InMessageLike {
+  let headers: Record<string, string> | undefined;
+  return {
+    topic,
+    partition,
+    offset: m.offset,
+    key: m.key,
+    value: m.value,
+    get headers() {
+      return (headers ??= Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v)])));
+    },
+  };
 }
 
 export interface KafkaSettings {
@@ -256,14 +275,7 @@ export class KafkaTransport {
           const heartbeat = () => payload.heartbeat();
           for (let i = 0; i < batch.messages.length && payload.isRunning() && !payload.isStale(); i += maxBatch) {
             const slice = batch.messages.slice(i, i + maxBatch);
-            const messages = slice.map((m) => ({
-              topic: batch.topic,
-              partition: batch.partition,
-              offset: m.offset,
-              key: m.key,
-              value: m.value,
-              headers: Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v)])),
-            }));
+            const messages = slice.map((m) => inMessage(batch.topic, batch.partition, m));
             try {
               await handle(messages, heartbeat, batch.highWatermark);
             } catch (err) {
@@ -326,14 +338,7 @@ export class KafkaTransport {
             eachMessage: async ({ partition, message }) => {
               const high = pending.get(partition);
               if (high === undefined || BigInt(message.offset) >= high) return;
-              out.push({
-                topic,
-                partition,
-                offset: message.offset,
-                key: message.key,
-                value: message.value,
-                headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)])),
-              });
+              out.push(inMessage(topic, partition, message));
               // The end: for a topic written without transactions (like rap.dlq) the high watermark follows the last record.
               if (BigInt(message.offset) + 1n >= high) pending.delete(partition);
               if (pending.size === 0) {
