@@ -53,15 +53,55 @@ export interface KafkaSettings {
   ca?: string;
 }
 
-/** The producer knobs chosen by measurement (bench/split). */
+/** The producer knobs chosen by measurement (bench/split, bench/e2e). */
 export interface ProducerTuning {
   compression: 'none' | 'gzip';
-  /** Records per send() call inside one file's transaction. */
+  /** Records per send() call inside one file's transaction, at most. */
   chunk: number;
+  /**
+   * Bytes of keys, values and headers per send() call, at most (a record larger than this goes
+   * alone). A send's records for one partition become one record batch, which the broker refuses
+   * when it is over `message.max.bytes` (1 MiB by default, in Strimzi too); this keeps every batch
+   * under it even when a send's records all go to one partition.
+   */
+  maxSendBytes: number;
 }
 
-/** Measured by bench/split on our 2-core machines: gzip with large sends beat no compression there. */
-export const DEFAULT_PRODUCER_TUNING: ProducerTuning = { compression: 'gzip', chunk: 5_000 };
+/**
+ * No compression: on 2 shared cores it made the whole pipeline about a fifth faster than gzip
+ * (bench/e2e), since gzip costs CPU in the producer, the broker (which decompresses to validate)
+ * and the consumer; bench/split's settings table shows the bare producer no slower without it.
+ * On a network that is the bottleneck, gzip is the knob to turn.
+ */
+export const DEFAULT_PRODUCER_TUNING: ProducerTuning = { compression: 'none', chunk: 5_000, maxSendBytes: 768 * 1024 };
+
+/** The bytes a record adds to a request, roughly: key, value, header names and values, and a little framing. */
+function recordBytes(r: Pick<OutRecord, 'key' | 'value' | 'headers'>): number {
+  let n = 16 + r.key.length + r.value.length;
+  for (const k in r.headers) n += k.length + r.headers[k]!.length + 2;
+  return n;
+}
+
+/**
+ * Splits a file's records into sends within `tuning`'s count and byte limits, in order: each
+ * send is records[start, end).
+ */
+export function planSends(records: Pick<OutRecord, 'key' | 'value' | 'headers'>[], tuning: Pick<ProducerTuning, 'chunk' | 'maxSendBytes'>): [number, number][] {
+  const sends: [number, number][] = [];
+  let start = 0;
+  let bytes = 0;
+  for (let k = 0; k < records.length; k++) {
+    const size = recordBytes(records[k]!);
+    if (k > start && (k - start >= tuning.chunk || bytes + size > tuning.maxSendBytes)) {
+      sends.push([start, k]);
+      start = k;
+      bytes = 0;
+    }
+    bytes += size;
+  }
+  if (records.length > start) sends.push([start, records.length]);
+  return sends;
+}
 
 export interface OutRecord {
   topic: string;
@@ -426,11 +466,11 @@ export class FileProducer {
     });
     const last: LastOffsets = {};
     try {
-      for (let i = 0; i < records.length; i += this.tuning.chunk) {
+      for (const [start, end] of planSends(records, this.tuning)) {
         // Records go to kafkajs as they are (it reads key, value, headers, partition): no copies.
         const byTopic = new Map<string, OutRecord[]>();
         const counts = new Map<string, number>();
-        for (let k = i; k < Math.min(records.length, i + this.tuning.chunk); k++) {
+        for (let k = start; k < end; k++) {
           const r = records[k]!;
           r.partition ??= this.partitionOf(r.topic, r.key);
           let list = byTopic.get(r.topic);
