@@ -4,7 +4,6 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import cassandra from 'cassandra-driver';
 import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { Registry } from '../src/codec/registry.js';
@@ -22,7 +21,8 @@ import { rowsOf, TABLES, type Row } from '../src/sink/tables.js';
 import { ObjectStore, s3Client } from '../src/source/s3.js';
 import { DEFAULT_PRODUCER_TUNING, KafkaTransport, type OutRecord } from '../src/transport/kafka.js';
 import { rapTopics } from '../src/transport/topics.js';
-import { bareProduce, config, stackUp, table, timed, unique } from './lib.js';
+import { bareProduce, startBare, startBareProducer } from './bare.js';
+import { config, cpuDelta, cpuSeconds, settle, stackUp, table, timed, unique } from './lib.js';
 import { percentile, profileSummary, runRapflow, type ProcResult } from './procs.js';
 
 const SONGS = Number(process.env.BENCH_SONGS ?? 25_000);
@@ -82,11 +82,11 @@ async function prepare(n: Names, files: GeneratedFile[], partitions?: number): P
   const specs = rapTopics(n.prefix).map((t) => (partitions && !t.name.endsWith('rap.dlq') ? { ...t, partitions } : t));
   await transport.ensureTopics(specs);
   for (const args of [['db', 'init']]) {
-    const r = await runRapflow(args, n.env, join(tmp, 'noprof')).result;
+    const r = await runRapflow(args, n.env).result;
     if (r.code !== 0) throw new Error(`${args.join(' ')}: ${r.output.slice(-1000)}`);
   }
   await upload(n, files);
-  const d = await runRapflow(['discover', '--out', join(tmp, `${n.bucket}.todo.json`)], n.env, join(tmp, 'noprof')).result;
+  const d = await runRapflow(['discover', '--out', join(tmp, `${n.bucket}.todo.json`)], n.env).result;
   if (d.code !== 0) throw new Error(`discover: ${d.output.slice(-1000)}`);
 }
 
@@ -132,17 +132,29 @@ async function main(): Promise<void> {
   // 1. The pipeline, end to end: a consumer running (as the Deployment does), then split.
   const main = names('e2e');
   await prepare(main, files);
-  const consumer = runRapflow(['consume', '--idle-exit', '8'], main.env, join(tmp, 'prof-consume'));
-  await consumer.logged('consuming');
-  const t0 = Date.now();
-  const split = await runRapflow(['split', '--from-list', join(tmp, `${main.bucket}.todo.json`), '--manifest', join(tmp, 'manifest.json')], main.env, join(tmp, 'prof-split')).result;
-  if (split.code !== 0) throw new Error(`split failed: ${split.output.slice(-2000)}`);
-  const consumed = await consumer.result;
-  if (consumed.code !== 0) throw new Error(`consume failed: ${consumed.output.slice(-2000)}`);
+  const pipeline = async (n: Names, profile?: string) => {
+    // Quiet services first (not after: the consumer stops after 8 s without records).
+    await settle();
+    const consumer = runRapflow(['consume', '--idle-exit', '8'], n.env, profile && join(profile, 'consume'));
+    await consumer.logged('consuming');
+    const started = Date.now();
+    const cpuBefore = cpuSeconds();
+    const split = await runRapflow(['split', '--from-list', join(tmp, `${n.bucket}.todo.json`), '--manifest', join(tmp, `${n.bucket}.manifest.json`)], n.env, profile && join(profile, 'split')).result;
+    if (split.code !== 0) throw new Error(`split failed: ${split.output.slice(-2000)}`);
+    const consumed = await consumer.result;
+    if (consumed.code !== 0) throw new Error(`consume failed: ${consumed.output.slice(-2000)}`);
+    return { started, split, consumed, services: cpuDelta(cpuBefore, cpuSeconds()) };
+  };
+  const { started: t0, split, consumed, services } = await pipeline(main);
   const b = batches([consumed]);
   if (b.written !== records) throw new Error(`consumer wrote ${b.written} records, corpus has ${records}`);
   const e2eSeconds = (b.last - t0) / 1000;
-  const verify = await runRapflow(['verify', '--manifest', join(tmp, 'manifest.json')], main.env, join(tmp, 'noprof')).result;
+  const verify = await runRapflow(['verify', '--manifest', join(tmp, `${main.bucket}.manifest.json`)], main.env).result;
+  // The same pipeline on a fifth of the corpus with V8's profiler on, for where the time goes
+  // (the timed run above goes without: the profiler costs CPU the services would otherwise get).
+  const profiled = names('prof');
+  await prepare(profiled, files.slice(0, Math.ceil(files.length / 5)));
+  const profile = await pipeline(profiled, join(tmp, 'profiles'));
 
   // 2. Each service's ceiling on this machine, same data, one at a time.
   const ids: SchemaIds = new Map(
@@ -158,7 +170,8 @@ async function main(): Promise<void> {
       { runId: 'encode', topicPrefix: main.prefix, quarantinePrefix: 'q/' },
     );
   }
-  const produceSeconds = await bareProduce(kafka, DEFAULT_PRODUCER_TUNING, encoded);
+  await settle();
+  const produceSeconds = await bareProduce(config.kafka.brokers, DEFAULT_PRODUCER_TUNING, encoded);
 
   const readSeconds = (
     await timed(async () => {
@@ -169,9 +182,10 @@ async function main(): Promise<void> {
     })
   ).seconds;
 
-  // The sink, two ways, into a fresh keyspace: the driver's own bulk writer (executeConcurrent,
-  // one prepared INSERT per row), and the driver's batches of the rows of one partition (the
-  // requests planned before the clock starts, as the producer's records are encoded before its).
+  // The sink, two ways, into a fresh keyspace, by a bare writer on its own thread: the driver's
+  // own bulk writer (executeConcurrent, one prepared INSERT per row), and the driver's batches of
+  // the rows of one partition (planned before the clock starts, as the producer's records are
+  // encoded before its clock starts).
   const sinkKs = unique('ceiling', '_');
   const cql = new CqlSession({ ...config.cassandra, keyspace: sinkKs });
   await cql.connect();
@@ -183,38 +197,22 @@ async function main(): Promise<void> {
     }
   }
   const insertOf = (row: Row) => `INSERT INTO ${sinkKs}.${row.table} (${Object.keys(row.values).join(', ')}) VALUES (${Object.keys(row.values).map(() => '?').join(', ')})`;
-  const byTable = new Map<string, Row[]>();
-  for (const row of allRows) {
-    const list = byTable.get(row.table) ?? [];
-    list.push(row);
-    byTable.set(row.table, list);
-  }
-  const writeRows = async () => {
-    for (const rows of byTable.values()) {
-      await cassandra.concurrent.executeConcurrent(cql.client, insertOf(rows[0]!), rows.map((row) => Object.values(row.values)), { concurrencyLevel: 64, raiseOnFirstError: true });
-    }
-  };
   const requests = planWrites(allRows).map((g) => g.map((i) => ({ query: insertOf(allRows[i]!), params: Object.values(allRows[i]!.values) })));
-  const writeBatches = async () => {
-    let next = 0;
-    await Promise.all(Array.from({ length: 32 }, async () => {
-      while (next < requests.length) {
-        const r = requests[next++]!;
-        await (r.length === 1 ? cql.client.execute(r[0]!.query, r[0]!.params, { prepare: true }) : cql.client.batch(r, { prepare: true, logged: false }));
-      }
-    }));
-  };
-  const sinkRowsSeconds = (await timed(writeRows)).seconds;
-  const sinkSeconds = (await timed(writeBatches)).seconds;
-  // The two services the pipeline drives at once, driven at once by the bare clients: on a
-  // machine whose cores the services share, this is the ceiling the pipeline really runs under.
+  const bareWriter = (mode: 'rows' | 'batches') => startBare({ kind: 'writer', settings: { ...config.cassandra, keyspace: sinkKs }, mode, requests, inFlight: mode === 'rows' ? 64 : 32 });
+  await settle();
+  const sinkRowsSeconds = await (await bareWriter('rows')).go();
+  await settle();
+  const sinkSeconds = await (await bareWriter('batches')).go();
+  // The two services the pipeline drives at once, driven at once by the bare clients (the writer
+  // on its own thread): on a machine whose cores the services share, this is the ceiling the
+  // pipeline really runs under.
+  const writer = await bareWriter('batches');
+  const producer = await startBareProducer(config.kafka.brokers, DEFAULT_PRODUCER_TUNING, encoded);
+  await settle();
   let producedAt = 0;
   let writtenAt = 0;
   const t0Together = Date.now();
-  await Promise.all([
-    bareProduce(kafka, DEFAULT_PRODUCER_TUNING, encoded).then(() => (producedAt = Date.now())),
-    writeBatches().then(() => (writtenAt = Date.now())),
-  ]);
+  await Promise.all([producer.go().then(() => (producedAt = Date.now())), writer.go().then(() => (writtenAt = Date.now()))]);
   const togetherRate = Math.round(records / ((Math.max(producedAt, writtenAt) - t0Together) / 1000));
   await cql.execute(`DROP KEYSPACE ${sinkKs}`);
   await cql.close();
@@ -222,8 +220,8 @@ async function main(): Promise<void> {
   const rate = (s: number) => Math.round(records / s);
   const ceilings: [string, number][] = [
     ['MinIO: read every file (3 at a time)', rate(readSeconds)],
-    ['Kafka: bare transactional producer, pre-encoded records', rate(produceSeconds)],
-    ['Cassandra: driver, unlogged batches of one partition, 32 in flight (Stargate not available here)', rate(sinkSeconds)],
+    ['Kafka: bare kafkajs transactional producer on its own thread, pre-encoded records', rate(produceSeconds)],
+    ['Cassandra: bare driver on its own thread, unlogged batches of one partition, 32 in flight (Stargate not available here)', rate(sinkSeconds)],
   ];
   const otherRows: [string, number][] = [['Cassandra: driver executeConcurrent, one INSERT per row, 64 in flight', rate(sinkRowsSeconds)]];
   const slowest = ceilings.reduce((a, c) => (c[1] < a[1] ? c : a));
@@ -255,10 +253,22 @@ async function main(): Promise<void> {
   say();
   say(`Each stage alone against its own service: split (MinIO → Kafka) ${rate(split.seconds).toLocaleString('en-US')} records/s while the consumer ran beside it; consume alone (the 1 × 1 row below) against Cassandra's ${rate(sinkSeconds).toLocaleString('en-US')}.`);
   say();
-  say('## Where the time goes (V8 CPU profiles)');
+  say('## Where the time goes');
   say();
-  for (const [label, r] of [['split', split], ['consume', consumed]] as const) {
-    const p = profileSummary(r.profileDir);
+  const e2eCores = (s: number) => `${(s / e2eSeconds).toFixed(2)}`;
+  say(`CPU seconds each process used during the end-to-end run (${e2eSeconds.toFixed(1)} s on ${cpus().length} cores: ${(e2eSeconds * cpus().length).toFixed(0)} CPU seconds at most):`);
+  say();
+  const cpuRows: [string, number, string][] = [
+    ['rapflow split', split.cpuSeconds, e2eCores(split.cpuSeconds)],
+    ['rapflow consume', consumed.cpuSeconds, e2eCores(consumed.cpuSeconds)],
+    ...(['kafka', 'cassandra', 'minio', 'registry'] as const).map((k) => [`${k} (service)`, services[k] ?? Number.NaN, e2eCores(services[k] ?? Number.NaN)] as [string, number, string]),
+  ];
+  show([['process', 'CPU seconds', 'cores, on average'], ...cpuRows]);
+  say();
+  say(`V8 CPU profiles of the same pipeline on ${Math.ceil(files.length / 5)} of the files (profiled separately, as above):`);
+  say();
+  for (const [label, r] of [['split', profile.split], ['consume', profile.consumed]] as const) {
+    const p = profileSummary(r.profileDir!);
     say(`**${label}** (${p.seconds.toFixed(1)} s of samples across its threads):`);
     say();
     show([['area', 'share of samples'], ...p.areas.map(([a, v]) => [a, `${(v * 100).toFixed(1)} %`])]);
@@ -277,9 +287,9 @@ async function main(): Promise<void> {
   for (const p of SCALES) {
     const n = names(`scale${p}`);
     await prepare(n, scaleFiles, p);
-    const s = await runRapflow(['split', '--from-list', join(tmp, `${n.bucket}.todo.json`), '--manifest', join(tmp, `m-${p}.json`)], n.env, join(tmp, 'noprof')).result;
+    const s = await runRapflow(['split', '--from-list', join(tmp, `${n.bucket}.todo.json`), '--manifest', join(tmp, `m-${p}.json`)], n.env).result;
     if (s.code !== 0) throw new Error(`split (scale ${p}) failed: ${s.output.slice(-1500)}`);
-    const results = await Promise.all(Array.from({ length: p }, (_, i) => runRapflow(['consume', '--idle-exit', '6'], n.env, join(tmp, `noprof-${p}-${i}`)).result));
+    const results = await Promise.all(Array.from({ length: p }, () => runRapflow(['consume', '--idle-exit', '6'], n.env).result));
     const sb = batches(results);
     const r = Math.round(sb.written / ((sb.last - sb.first) / 1000));
     if (p === SCALES[0]) one = r;
@@ -309,13 +319,13 @@ async function main(): Promise<void> {
   await prepare(n, memFiles);
   const memRows: (string | number)[][] = [['file', 'size (KiB)', 'outcome', 'split peak RSS (MB)']];
   for (const f of memFiles.slice(1)) {
-    const r = await runRapflow(['split', `s3://${n.bucket}/incoming/${f.name}`, '--manifest', join(tmp, `mem-${f.name}.json`)], n.env, join(tmp, 'noprof')).result;
+    const r = await runRapflow(['split', `s3://${n.bucket}/incoming/${f.name}`, '--manifest', join(tmp, `mem-${f.name}.json`)], n.env).result;
     const manifest = JSON.parse(r.code === 0 ? readFileSync(join(tmp, `mem-${f.name}.json`), 'utf8') : '{"files":[]}') as { files: { status: string; problems?: { message: string }[] }[] };
     const file = manifest.files[0];
     const outcome = file?.status === 'quarantined' ? `quarantined: ${file.problems?.[0]?.message ?? ''}` : (file?.status ?? `exit ${r.code}`);
     memRows.push([f.name, Math.round(Buffer.byteLength(f.content) / 1024), outcome, Math.round(r.peakRssMb)]);
   }
-  const mc = await runRapflow(['consume', '--idle-exit', '6'], n.env, join(tmp, 'noprof')).result;
+  const mc = await runRapflow(['consume', '--idle-exit', '6'], n.env).result;
   show(memRows);
   say();
   say(`The consumer that wrote the accepted ones peaked at ${Math.round(mc.peakRssMb)} MB. Limits (config and docs): \`MAX_FILE_BYTES\` ${(config.limits.maxFileBytes / 2 ** 20).toFixed(0)} MiB per file (checked before reading the body), ${DEFAULT_YAML_LIMITS.maxDocuments.toLocaleString('en-US')} documents, depth ${DEFAULT_YAML_LIMITS.maxDepth}, ${DEFAULT_YAML_LIMITS.maxNodes.toLocaleString('en-US')} YAML nodes per file, ${MAX_LINES_PER_SONG.toLocaleString('en-US')} lines per song, ${MAX_LINE_CHARS} characters per line. A file is held whole while it is validated (whole-file validation is the design), so split's memory is bounded by \`MAX_FILE_BYTES\` times the prefetch depth (3), not by the corpus; the consumer holds one fetch per partition and writes it in slices of at most 1,000 records.`);

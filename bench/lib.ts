@@ -1,10 +1,9 @@
 // Helpers shared by the benchmarks: the local stack's config, timing, and a printed table.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { CompressionTypes, Partitioners, type Kafka } from 'kafkajs';
-import type { OutRecord, ProducerTuning } from '../src/transport/kafka.js';
 import { loadConfig } from '../src/config/index.js';
 import { endpointsFrom, Stack } from '../src/stack/index.js';
+import { processCpuSeconds } from './procs.js';
 
 export const config = loadConfig(process.env);
 
@@ -34,14 +33,12 @@ export function table(rows: (string | number)[][]): string {
 
 /** CPU seconds (user + system) used so far by each local service and by this process. */
 export function cpuSeconds(): Record<string, number> {
-  const tick = 100; // USER_HZ on Linux
   const out: Record<string, number> = {};
   const state = config.stack.state ?? `${process.env.HOME}/.cache/rapflow/state`;
   for (const svc of ['kafka', 'registry', 'minio', 'cassandra']) {
     try {
       const { pid } = JSON.parse(readFileSync(`${state}/run/${svc}.pid`, 'utf8')) as { pid: number };
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').slice(readFileSync(`/proc/${pid}/stat`, 'utf8').lastIndexOf(')') + 2).split(' ');
-      out[svc] = (Number(f[11]) + Number(f[12])) / tick;
+      out[svc] = processCpuSeconds(pid);
     } catch {
       out[svc] = Number.NaN;
     }
@@ -51,35 +48,24 @@ export function cpuSeconds(): Record<string, number> {
   return out;
 }
 
-export function cpuDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.keys(after).map((k) => [k, (after[k] ?? 0) - (before[k] ?? 0)]));
+/**
+ * Waits, at most `maxSeconds`, until the local services are quiet (together under `cores` of CPU
+ * over one second), so that the flushes and compactions a phase leaves behind are not counted
+ * against the next one. Returns the seconds it waited.
+ */
+export async function settle(maxSeconds = 90, cores = 0.15): Promise<number> {
+  const t0 = Date.now();
+  let before = cpuSeconds();
+  while (Date.now() - t0 < maxSeconds * 1000) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const now = cpuSeconds();
+    const used = ['kafka', 'cassandra', 'minio', 'registry'].reduce((sum, k) => sum + ((now[k] ?? 0) - (before[k] ?? 0)), 0);
+    before = now;
+    if (used < cores) break;
+  }
+  return (Date.now() - t0) / 1000;
 }
 
-/**
- * The producer's ceiling: a bare kafkajs transactional producer sending already-encoded records,
- * one transaction per file, with the same batching rapflow uses. Returns the seconds it took.
- */
-export async function bareProduce(kafka: Kafka, tuning: ProducerTuning, input: OutRecord[][]): Promise<number> {
-  const producer = kafka.producer({ transactionalId: unique('bench-baseline'), idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-  try {
-    const { seconds } = await timed(async () => {
-      for (const file of input) {
-        const tx = await producer.transaction();
-        for (let i = 0; i < file.length; i += tuning.chunk) {
-          const byTopic = new Map<string, { key: string; value: Buffer; headers: Record<string, string> }[]>();
-          for (const r of file.slice(i, i + tuning.chunk)) {
-            const list = byTopic.get(r.topic) ?? [];
-            list.push({ key: r.key, value: r.value, headers: r.headers });
-            byTopic.set(r.topic, list);
-          }
-          await tx.sendBatch({ acks: -1, compression: tuning.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
-        }
-        await tx.commit();
-      }
-    });
-    return seconds;
-  } finally {
-    await producer.disconnect();
-  }
+export function cpuDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.keys(after).map((k) => [k, (after[k] ?? 0) - (before[k] ?? 0)]));
 }

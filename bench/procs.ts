@@ -11,7 +11,10 @@ export interface ProcResult {
   output: string;
   /** JSON log lines the process wrote (pino), parsed. */
   logs: Record<string, unknown>[];
-  profileDir: string;
+  /** Where its V8 CPU profiles are, when it was profiled. */
+  profileDir?: string;
+  /** CPU seconds (user + system, all threads) it used, sampled every 100 ms. */
+  cpuSeconds: number;
   startedAt: number;
 }
 
@@ -20,6 +23,17 @@ export interface Running {
   result: Promise<ProcResult>;
   /** Resolves when a log line has this `msg`. */
   logged: (msg: string) => Promise<void>;
+}
+
+/** User + system CPU seconds of a process so far (fields 14 and 15 of /proc/PID/stat, in clock ticks of 1/100 s). */
+export function processCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 const rssKb = (pid: number): number => {
@@ -31,10 +45,14 @@ const rssKb = (pid: number): number => {
   }
 };
 
-export function runRapflow(args: string[], env: Record<string, string>, profileDir: string): Running {
-  mkdirSync(profileDir, { recursive: true });
+/**
+ * Runs a rapflow command as a child process. With `profileDir` it writes V8 CPU profiles there;
+ * without, it runs as in production (the profiler costs a few percent, so timed runs go without).
+ */
+export function runRapflow(args: string[], env: Record<string, string>, profileDir?: string): Running {
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
   const startedAt = Date.now();
-  const child = spawn('node', ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, 'dist/cli/main.js', ...args], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('node', [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), 'dist/cli/main.js', ...args], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   let peak = 0;
   const waiters: { msg: string; resolve: () => void }[] = [];
@@ -48,7 +66,11 @@ export function runRapflow(args: string[], env: Record<string, string>, profileD
   };
   child.stdout.on('data', onData);
   child.stderr.on('data', onData);
-  const sampler = setInterval(() => (peak = Math.max(peak, rssKb(child.pid!))), 100);
+  let cpu = 0;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, rssKb(child.pid!));
+    cpu = processCpuSeconds(child.pid!) || cpu;
+  }, 100);
   const result = new Promise<ProcResult>((resolve) =>
     child.on('close', (code) => {
       clearInterval(sampler);
@@ -62,7 +84,7 @@ export function runRapflow(args: string[], env: Record<string, string>, profileD
             return {};
           }
         });
-      resolve({ code: code ?? -1, seconds: (Date.now() - startedAt) / 1000, peakRssMb: peak / 1024, output, logs, profileDir, startedAt });
+      resolve({ code: code ?? -1, seconds: (Date.now() - startedAt) / 1000, peakRssMb: peak / 1024, output, logs, profileDir, cpuSeconds: cpu, startedAt });
     }),
   );
   return {

@@ -16,7 +16,8 @@ import { CqlLedger, LEDGER_TABLE } from '../src/sink/cql-ledger.js';
 import { ObjectStore, s3Client } from '../src/source/s3.js';
 import { DEFAULT_PRODUCER_TUNING, KafkaTransport, type OutRecord, type ProducerTuning } from '../src/transport/kafka.js';
 import { rapTopics } from '../src/transport/topics.js';
-import { bareProduce, config, cpuDelta, cpuSeconds, median, stackUp, table, timed, unique } from './lib.js';
+import { bareProduce } from './bare.js';
+import { config, cpuDelta, cpuSeconds, median, stackUp, table, timed, unique } from './lib.js';
 
 const SONGS = Number(process.env.BENCH_SONGS ?? 5_000);
 const LINES_PER_SONG = 20;
@@ -58,7 +59,7 @@ async function main(): Promise<void> {
   const kafka = new Kafka({ clientId: 'bench-baseline', brokers: config.kafka.brokers, logLevel: logLevel.NOTHING });
   async function baseline(tuning: ProducerTuning, input: OutRecord[][], cpu: Record<string, number>[] = []): Promise<number> {
     const c0 = cpuSeconds();
-    const seconds = await bareProduce(kafka, tuning, input);
+    const seconds = await bareProduce(config.kafka.brokers, tuning, input);
     cpu.push(cpuDelta(c0, cpuSeconds()));
     return seconds;
   }
@@ -95,9 +96,9 @@ async function main(): Promise<void> {
   let best: { tuning: ProducerTuning; rate: number } | undefined;
   for (const compression of ['none', 'gzip'] as const) {
     for (const chunk of [500, 2_000, 5_000]) {
-      const rate = sampleRecords / (await baseline({ compression, chunk }, sample));
+      const rate = sampleRecords / (await baseline({ ...DEFAULT_PRODUCER_TUNING, compression, chunk }, sample));
       tuningRows.push([compression, chunk, Math.round(rate)]);
-      if (!best || rate > best.rate) best = { tuning: { compression, chunk }, rate };
+      if (!best || rate > best.rate) best = { tuning: { ...DEFAULT_PRODUCER_TUNING, compression, chunk }, rate };
     }
   }
 
