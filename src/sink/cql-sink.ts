@@ -61,12 +61,12 @@ export function planWrites(rows: Row[], limits: Pick<SinkLimits, 'batchRows' | '
   return groups;
 }
 
-/** A rough size of a row's values as Cassandra stores them: text by its UTF-16 length, others by a small constant. */
+/** A rough size of a row's values as Cassandra stores them: text by its UTF-8 bytes, other values by a small constant. */
 function estimateBytes(row: Row): number {
   let n = 0;
   for (const v of Object.values(row.values)) {
-    if (typeof v === 'string') n += v.length;
-    else if (Array.isArray(v)) n += v.reduce((s: number, e) => s + (typeof e === 'string' ? e.length : 8), 0);
+    if (typeof v === 'string') n += Buffer.byteLength(v);
+    else if (Array.isArray(v)) n += v.reduce((s: number, e) => s + (typeof e === 'string' ? Buffer.byteLength(e) : 8), 0);
     else n += 16;
   }
   return n;

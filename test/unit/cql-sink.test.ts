@@ -34,6 +34,9 @@ describe('planWrites', () => {
     expect(planWrites(rows, { batchRows: 4, batchBytes: 1 << 20 })).toEqual([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]);
     const long = Array.from({ length: 4 }, (_, i) => line('s', i, 'x'.repeat(1500)));
     expect(planWrites(long, DEFAULT_SINK_LIMITS)).toEqual([[0, 1], [2, 3]]);
+    // Japanese text is three bytes a character in UTF-8, which is what Cassandra's threshold counts.
+    const cjk = Array.from({ length: 4 }, (_, i) => line('s', i, '韻'.repeat(600)));
+    expect(planWrites(cjk, DEFAULT_SINK_LIMITS)).toEqual([[0, 1], [2, 3]]);
   });
 
   it('never puts a row into two requests, nor leaves one out', () => {
