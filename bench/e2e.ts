@@ -22,7 +22,7 @@ import { ObjectStore, s3Client } from '../src/source/s3.js';
 import { DEFAULT_PRODUCER_TUNING, KafkaTransport, type OutRecord } from '../src/transport/kafka.js';
 import { rapTopics } from '../src/transport/topics.js';
 import { bareProduce, startBare, startBareProducer } from './bare.js';
-import { config, cpuDelta, cpuSeconds, settle, stackUp, table, timed, unique } from './lib.js';
+import { config, cpuDelta, cpuSeconds, SERVICES, settle, stackUp, table, timed, unique } from './lib.js';
 import { percentile, profileSummary, runRapflow, type ProcResult } from './procs.js';
 
 const SONGS = Number(process.env.BENCH_SONGS ?? 25_000);
@@ -261,7 +261,7 @@ async function main(): Promise<void> {
   const cpuRows: [string, number, string][] = [
     ['rapflow split', split.cpuSeconds, e2eCores(split.cpuSeconds)],
     ['rapflow consume', consumed.cpuSeconds, e2eCores(consumed.cpuSeconds)],
-    ...(['kafka', 'cassandra', 'minio', 'registry'] as const).map((k) => [`${k} (service)`, services[k] ?? Number.NaN, e2eCores(services[k] ?? Number.NaN)] as [string, number, string]),
+    ...SERVICES.map((k) => [`${k} (service)`, services[k] ?? Number.NaN, e2eCores(services[k] ?? Number.NaN)] as [string, number, string]),
   ];
   show([['process', 'CPU seconds', 'cores, on average'], ...cpuRows]);
   say();

@@ -31,11 +31,14 @@ export function table(rows: (string | number)[][]): string {
   return cells.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
 }
 
+/** The local stack's services, as their pid files name them. */
+export const SERVICES = ['kafka', 'cassandra', 'minio', 'registry'] as const;
+
 /** CPU seconds (user + system) used so far by each local service and by this process. */
 export function cpuSeconds(): Record<string, number> {
   const out: Record<string, number> = {};
   const state = config.stack.state ?? `${process.env.HOME}/.cache/rapflow/state`;
-  for (const svc of ['kafka', 'registry', 'minio', 'cassandra']) {
+  for (const svc of SERVICES) {
     try {
       const { pid } = JSON.parse(readFileSync(`${state}/run/${svc}.pid`, 'utf8')) as { pid: number };
       out[svc] = processCpuSeconds(pid);
@@ -59,7 +62,7 @@ export async function settle(maxSeconds = 90, cores = 0.15): Promise<number> {
   while (Date.now() - t0 < maxSeconds * 1000) {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const now = cpuSeconds();
-    const used = ['kafka', 'cassandra', 'minio', 'registry'].reduce((sum, k) => sum + ((now[k] ?? 0) - (before[k] ?? 0)), 0);
+    const used = SERVICES.reduce((sum, k) => sum + ((now[k] ?? 0) - (before[k] ?? 0)), 0);
     before = now;
     if (used < cores) break;
   }
