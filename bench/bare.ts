@@ -1,7 +1,7 @@
 // The benchmarks' baselines: bare clients on threads of their own (bare-thread.mjs), started and
 // connected first, then timed from `go()` to their last acknowledged write.
 import { Worker } from 'node:worker_threads';
-import type { CqlSettings } from '../src/sink/cql.js';
+import type { CqlSettings } from '../src/store/cql/session.js';
 import { planSends, type OutRecord, type ProducerTuning } from '../src/transport/kafka.js';
 import { unique } from './lib.js';
 

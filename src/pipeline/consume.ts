@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { RecordName } from '../codec/schemas.js';
 import { classify, type RapflowError } from '../errors.js';
 import { withRetry, type RetryPolicy } from '../retry.js';
-import { rowsOf, type Row } from '../sink/tables.js';
+import { rowsOf, type Row } from '../store/tables.js';
 import type { InMessageLike } from '../transport/kafka.js';
 
 /** A consumed message: the shape the Kafka adapter hands over. */

@@ -10,7 +10,7 @@ import { loadSchemaSet, topicOf, type RecordName } from '../../src/codec/schemas
 import { generateCorpus } from '../../src/model/generate.js';
 import { emptyRecordSet, type RecordSet } from '../../src/model/records.js';
 import { recordsOf, validateFile } from '../../src/model/validate.js';
-import { CqlSession } from '../../src/sink/cql.js';
+import { CqlSession } from '../../src/store/cql/session.js';
 import { rapflow } from '../integration/cli.js';
 import { config, dropBucket, dropKeyspace, dropTopics, readTopics, testStack, uniqueName } from '../integration/stack.js';
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSchemaSet } from '../../src/codec/schemas.js';
 import { generateCorpus } from '../../src/model/generate.js';
 import { recordsOf, validateFile } from '../../src/model/validate.js';
-import { CqlSession } from '../../src/sink/cql.js';
+import { CqlSession } from '../../src/store/cql/session.js';
 import { rapflow } from './cli.js';
 import { config, dropBucket, dropKeyspace, dropTopics, testStack, uniqueName } from './stack.js';
 

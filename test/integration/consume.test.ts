@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from '../../src/codec/registry.js';
 import { loadSchemaSet, topicOf } from '../../src/codec/schemas.js';
 import { recordsOf, validateFile } from '../../src/model/validate.js';
-import { CqlSession } from '../../src/sink/cql.js';
+import { CqlSession } from '../../src/store/cql/session.js';
 import { rapflow } from './cli.js';
 import { config, dropIsolated, isolatedEnv, uniqueName } from './stack.js';
 

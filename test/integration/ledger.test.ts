@@ -1,7 +1,7 @@
 // The ingest ledger against the real Cassandra: outcomes win over claims, snapshots see finished files.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CqlSession } from '../../src/sink/cql.js';
-import { CqlLedger, LEDGER_TABLE } from '../../src/sink/cql-ledger.js';
+import { CqlSession } from '../../src/store/cql/session.js';
+import { CqlLedger, LEDGER_TABLE } from '../../src/store/cql/ledger.js';
 import { config, dropKeyspace, uniqueName } from './stack.js';
 
 const keyspace = uniqueName('ledger', '_');

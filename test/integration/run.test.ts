@@ -7,7 +7,7 @@ import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { artistId, songId } from '../../src/model/ids.js';
 import type { ReportData } from '../../src/report/build.js';
-import { CqlSession } from '../../src/sink/cql.js';
+import { CqlSession } from '../../src/store/cql/session.js';
 import { rapflow } from './cli.js';
 import { config, dropIsolated, isolatedEnv } from './stack.js';
 

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CqlSession } from '../../src/sink/cql.js';
+import { CqlSession } from '../../src/store/cql/session.js';
 import { rapflow } from './cli.js';
 import { config, dropIsolated, isolatedEnv, uniqueName } from './stack.js';
 

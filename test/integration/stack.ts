@@ -1,7 +1,7 @@
 // Shared by integration suites: the local stack's endpoints, and unique names so suites can share it.
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
-import { CqlSession } from '../../src/sink/cql.js';
+import { CqlSession } from '../../src/store/cql/session.js';
 import { s3Client } from '../../src/source/s3.js';
 import { loadConfig } from '../../src/config/index.js';
 import { endpointsFrom, Stack } from '../../src/stack/index.js';

@@ -3,7 +3,7 @@ import cassandra from 'cassandra-driver';
 import kafkajs from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { registryError } from '../../src/codec/registry.js';
-import { cqlError } from '../../src/sink/cql.js';
+import { cqlError } from '../../src/store/cql/session.js';
 import { s3Error } from '../../src/source/s3.js';
 import { kafkaError } from '../../src/transport/kafka.js';
 

@@ -4,8 +4,8 @@
 // the real database is covered by the consume integration tests and the fault matrix.
 import { describe, expect, it } from 'vitest';
 import { RapflowError } from '../../src/errors.js';
-import { CqlSink, DEFAULT_SINK_LIMITS, planWrites, type CqlWriter } from '../../src/sink/cql-sink.js';
-import { partitionKeyOf, type Row } from '../../src/sink/tables.js';
+import { CqlSink, DEFAULT_SINK_LIMITS, planWrites, type CqlWriter } from '../../src/store/cql/writer.js';
+import { partitionKeyOf, type Row } from '../../src/store/tables.js';
 
 const line = (song: string, n: number, text = `line ${n}`): Row => ({
   table: 'lyric_lines',

@@ -5,8 +5,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RapflowError } from '../../src/errors.js';
 import { everyRow } from '../../src/read/reader.js';
-import { StargateClient } from '../../src/read/stargate.js';
-import { StargateReader } from '../../src/read/stargate-reader.js';
+import { StargateClient } from '../../src/store/stargate/client.js';
+import { StargateReader } from '../../src/store/stargate/reader.js';
 
 const PASSWORD = 'sg-secret-pw-4711';
 const songsByArtist = Array.from({ length: 7 }, (_, i) => ({ artist_id: 'a1', release_date: `2024-0${i + 1}-01`, song_id: `00000000-0000-0000-0000-00000000000${i}`, title: `Song ${i}`, album: null }));

@@ -8,7 +8,7 @@ import { classify, RapflowError } from '../../errors.js';
 import { processBatch, type InMessage } from '../../pipeline/consume.js';
 import type { RetryPolicy } from '../../retry.js';
 import { DLQ_HEADER } from '../../transport/topics.js';
-import { CqlSink } from '../../sink/cql-sink.js';
+import { CqlSink } from '../../store/cql/writer.js';
 import type { Logger } from '../../observability/logger.js';
 import { ConsumerMetrics, serveHealth } from '../../observability/metrics.js';
 import { cqlOf, kafkaOf, loggerOf, registryOf } from '../adapters.js';

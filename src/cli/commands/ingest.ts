@@ -9,7 +9,7 @@ import { discover, upload } from '../../pipeline/discover.js';
 import type { SchemaIds } from '../../pipeline/encode.js';
 import { WorkerEncoder } from '../../pipeline/encoder.js';
 import { splitAll, type Manifest } from '../../pipeline/split.js';
-import { CqlLedger } from '../../sink/cql-ledger.js';
+import { CqlLedger } from '../../store/cql/ledger.js';
 import { LocalSource } from '../../source/local.js';
 import { parseS3Uri } from '../../source/s3.js';
 import { eventsTopic, rapTopics } from '../../transport/topics.js';

@@ -7,7 +7,7 @@ import { redactedConfig } from '../../config/index.js';
 import { projectPath } from '../../config/paths.js';
 import { discover, upload } from '../../pipeline/discover.js';
 import { validateSources } from '../../pipeline/validate.js';
-import { CqlLedger } from '../../sink/cql-ledger.js';
+import { CqlLedger } from '../../store/cql/ledger.js';
 import { LocalSource } from '../../source/local.js';
 import { rapTopics } from '../../transport/topics.js';
 import { CQL_SCHEMA, cqlOf, kafkaOf, loggerOf, registryOf, runIdOf, storeOf } from '../adapters.js';

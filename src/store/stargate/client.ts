@@ -2,8 +2,8 @@
 // a token from the auth API, renewed once on 401; 429 and 503 retried with backoff; other
 // failures classified. No axios error object ever leaves this file: their config holds the token.
 import axios, { type AxiosInstance } from 'axios';
-import { RapflowError } from '../errors.js';
-import { withRetry, type RetryPolicy } from '../retry.js';
+import { RapflowError } from '../../errors.js';
+import { withRetry, type RetryPolicy } from '../../retry.js';
 
 export interface StargateSettings {
   /** REST and Document API, e.g. http://<cluster>-<dc>-stargate-service:8082 */

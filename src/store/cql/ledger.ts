@@ -4,8 +4,8 @@
 // of LWT claims at a quarter of split's time on a 2-core machine. The race this leaves (two runs
 // that claim the same new file within milliseconds both split it) produces the same keys twice,
 // which the upserting sink absorbs: the ledger saves work and tells runs apart, the ids make it exact.
-import type { Claim, Ledger, LedgerEntry, LedgerStatus, ObjectId } from '../pipeline/ledger.js';
-import type { CqlSession } from './cql.js';
+import type { Claim, Ledger, LedgerEntry, LedgerStatus, ObjectId } from '../../pipeline/ledger.js';
+import type { CqlSession } from './session.js';
 
 export const LEDGER_TABLE = `CREATE TABLE IF NOT EXISTS {ks}.ingest_ledger (
   bucket text,

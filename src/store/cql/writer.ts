@@ -1,8 +1,8 @@
 // The CQL sink: rows upserted with prepared statements; rows of one partition go together as one
 // unlogged batch (one mutation), at most `concurrency` requests in flight.
-import { RapflowError } from '../errors.js';
-import type { CqlSession } from './cql.js';
-import { partitionKeyOf, type Row } from './tables.js';
+import { RapflowError } from '../../errors.js';
+import type { CqlSession } from './session.js';
+import { partitionKeyOf, type Row } from '../tables.js';
 
 export interface RowFailure {
   index: number;

@@ -1,8 +1,8 @@
 // RapReader over Stargate's REST API v2: the same questions as the CQL reader, as HTTP GETs.
-import type { KeyedTable, Page, PageRequest } from './reader.js';
-import { str, type RowLike } from './rows.js';
-import type { StargateClient } from './stargate.js';
-import { TableReader, type Eq } from './table-reader.js';
+import type { KeyedTable, Page, PageRequest } from '../../read/reader.js';
+import { str, type RowLike } from '../rows.js';
+import type { StargateClient } from './client.js';
+import { TableReader, type Eq } from '../table-reader.js';
 
 interface Rows {
   count: number;

@@ -1,6 +1,6 @@
 // Table rows to the shapes rapflow reads (reader.ts): one mapping for CQL rows and Stargate's JSON alike,
 // since both carry the CQL column names and print uuids and dates as their CQL text.
-import type { ArtistRow, LineRow, MeetupRow, SongByArtistRow, SongRow } from './reader.js';
+import type { ArtistRow, LineRow, MeetupRow, SongByArtistRow, SongRow } from '../read/reader.js';
 
 export type RowLike = Record<string, unknown>;
 

@@ -1,8 +1,8 @@
 // RapReader over CQL: the local stack's way in (Stargate's REST API is the cluster's; same questions).
-import type { CqlSession } from '../sink/cql.js';
-import type { KeyedTable, Page, PageRequest } from './reader.js';
-import { str, type RowLike } from './rows.js';
-import { TableReader, type Eq } from './table-reader.js';
+import type { CqlSession } from './session.js';
+import type { KeyedTable, Page, PageRequest } from '../../read/reader.js';
+import { str, type RowLike } from '../rows.js';
+import { TableReader, type Eq } from '../table-reader.js';
 
 /** Ids per IN query: small enough for the coordinator, large enough to keep round trips few. */
 const IN_CHUNK = 100;

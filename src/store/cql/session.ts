@@ -1,6 +1,6 @@
 // Cassandra over CQL (cassandra-driver): sessions, schema bootstrap, and driver errors turned into ours.
 import cassandra from 'cassandra-driver';
-import { RapflowError } from '../errors.js';
+import { RapflowError } from '../../errors.js';
 
 export interface CqlSettings {
   contactPoint: string;

@@ -1,7 +1,7 @@
 // The RapReader questions in terms of two primitives every way into Cassandra has: a paged read
 // of a table (optionally one partition, by an equality on its key) and a row by id.
-import type { KeyedTable, Page, PageRequest, RapReader } from './reader.js';
-import { collect, everyRow } from './reader.js';
+import type { KeyedTable, Page, PageRequest, RapReader } from '../read/reader.js';
+import { collect, everyRow } from '../read/reader.js';
 import { artistOf, byArtistOf, lineOf, meetupOf, songOf, type RowLike } from './rows.js';
 
 /** An equality on a key column: `[column, value]`. */
