@@ -1,36 +1,77 @@
 // The Cassandra tables rapflow writes, designed for the reads (docs/data-design.md), and how records map to rows.
 import type { RecordName } from '../codec/schemas.js';
 
-export const TABLES = [
+/** A column type as both CQL and Stargate's schema API spell it. */
+export type ColumnType = 'uuid' | 'text' | 'int' | 'date' | 'list<text>';
+
+/** One table, as data: CQL DDL (`cqlDdl`) and Stargate's REST schema (`stargateTable`) are made from it. */
+export interface TableDef {
+  name: string;
+  columns: [name: string, type: ColumnType][];
+  partitionKey: string[];
+  /** Clustering columns in order, with their order. */
+  clustering: [column: string, order: 'ASC' | 'DESC'][];
+}
+
+/** The tables rapflow writes, designed for the reads (docs/data-design.md). */
+export const TABLE_DEFS: readonly TableDef[] = [
   // Songs by id: the song page.
-  `CREATE TABLE IF NOT EXISTS {ks}.songs (
-    id uuid PRIMARY KEY, slug text, title text, artist_id uuid, artist text, featuring list<text>, album text,
-    release_date date, language text, tags list<text>, sections text, line_count int, bpm int, source_format text)`,
+  {
+    name: 'songs',
+    columns: [
+      ['id', 'uuid'], ['slug', 'text'], ['title', 'text'], ['artist_id', 'uuid'], ['artist', 'text'], ['featuring', 'list<text>'], ['album', 'text'],
+      ['release_date', 'date'], ['language', 'text'], ['tags', 'list<text>'], ['sections', 'text'], ['line_count', 'int'], ['bpm', 'int'], ['source_format', 'text'],
+    ],
+    partitionKey: ['id'],
+    clustering: [],
+  },
   // Songs by artist, newest first: the artist page.
-  `CREATE TABLE IF NOT EXISTS {ks}.songs_by_artist (
-    artist_id uuid, release_date date, song_id uuid, title text, album text,
-    PRIMARY KEY ((artist_id), release_date, song_id)) WITH CLUSTERING ORDER BY (release_date DESC, song_id ASC)`,
+  {
+    name: 'songs_by_artist',
+    columns: [['artist_id', 'uuid'], ['release_date', 'date'], ['song_id', 'uuid'], ['title', 'text'], ['album', 'text']],
+    partitionKey: ['artist_id'],
+    clustering: [['release_date', 'DESC'], ['song_id', 'ASC']],
+  },
   // Lyric lines by song, in order: one partition per song, one row per line.
-  `CREATE TABLE IF NOT EXISTS {ks}.lyric_lines (
-    song_id uuid, line_number int, id uuid, section_index int, section text, performer text, text text,
-    PRIMARY KEY ((song_id), line_number)) WITH CLUSTERING ORDER BY (line_number ASC)`,
-  `CREATE TABLE IF NOT EXISTS {ks}.artists (
-    id uuid PRIMARY KEY, slug text, name text, real_name text, origin text, genres list<text>, active_since int, bio text)`,
-  `CREATE TABLE IF NOT EXISTS {ks}.meetups (
-    id uuid PRIMARY KEY, slug text, title text, date date, venue text, city text, country text,
-    host_id uuid, host text, performers list<text>, setlist text)`,
+  {
+    name: 'lyric_lines',
+    columns: [['song_id', 'uuid'], ['line_number', 'int'], ['id', 'uuid'], ['section_index', 'int'], ['section', 'text'], ['performer', 'text'], ['text', 'text']],
+    partitionKey: ['song_id'],
+    clustering: [['line_number', 'ASC']],
+  },
+  {
+    name: 'artists',
+    columns: [['id', 'uuid'], ['slug', 'text'], ['name', 'text'], ['real_name', 'text'], ['origin', 'text'], ['genres', 'list<text>'], ['active_since', 'int'], ['bio', 'text']],
+    partitionKey: ['id'],
+    clustering: [],
+  },
+  {
+    name: 'meetups',
+    columns: [
+      ['id', 'uuid'], ['slug', 'text'], ['title', 'text'], ['date', 'date'], ['venue', 'text'], ['city', 'text'], ['country', 'text'],
+      ['host_id', 'uuid'], ['host', 'text'], ['performers', 'list<text>'], ['setlist', 'text'],
+    ],
+    partitionKey: ['id'],
+    clustering: [],
+  },
 ];
+
+/** `CREATE TABLE IF NOT EXISTS {ks}.<name> ...` for a table; `{ks}` is replaced by the session. */
+export function cqlDdl(t: TableDef): string {
+  const cols = t.columns.map(([n, type]) => `${n} ${type}`).join(', ');
+  const key = `(${t.partitionKey.join(', ')})${t.clustering.map(([c]) => `, ${c}`).join('')}`;
+  const order = t.clustering.length ? ` WITH CLUSTERING ORDER BY (${t.clustering.map(([c, o]) => `${c} ${o}`).join(', ')})` : '';
+  return `CREATE TABLE IF NOT EXISTS {ks}.${t.name} (${cols}, PRIMARY KEY (${key}))${order}`;
+}
+
+/** The tables' CQL DDL, in order. */
+export const TABLES: readonly string[] = TABLE_DEFS.map(cqlDdl);
 
 /**
  * Partition key columns of the tables whose partitions hold several rows (a clustering column
- * follows the key: lyric lines by song, songs by artist), read from the DDL above.
+ * follows the key: lyric lines by song, songs by artist).
  */
-const MULTI_ROW_PARTITIONS: ReadonlyMap<string, string[]> = new Map(
-  TABLES.flatMap((ddl) => {
-    const key = /PRIMARY KEY \(\(([\w, ]+)\),/.exec(ddl);
-    return key ? [[/\{ks\}\.(\w+)/.exec(ddl)![1]!, key[1]!.split(/,\s*/)] as const] : [];
-  }),
-);
+const MULTI_ROW_PARTITIONS: ReadonlyMap<string, string[]> = new Map(TABLE_DEFS.filter((t) => t.clustering.length > 0).map((t) => [t.name, t.partitionKey]));
 
 /** The partition key of `table` when its partitions hold several rows; undefined when each row is a partition. */
 export function partitionKeyOf(table: string): string[] | undefined {

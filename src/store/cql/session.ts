@@ -80,7 +80,7 @@ export class CqlSession {
   }
 
   /** Creates the keyspace and runs each statement (all `IF NOT EXISTS`): idempotent. */
-  async bootstrap(statements: string[]): Promise<void> {
+  async bootstrap(statements: readonly string[]): Promise<void> {
     const ks = this.settings.keyspace;
     await this.execute(
       `CREATE KEYSPACE IF NOT EXISTS ${ks} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': ${this.settings.replicationFactor}}`,
