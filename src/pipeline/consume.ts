@@ -1,9 +1,8 @@
-// The consume stage, over interfaces: decode a batch, write its rows, dead-letter what cannot be written.
+// The consume stage, over interfaces: decode a batch, write its records, dead-letter what cannot be written.
 import type { Logger } from 'pino';
 import type { RecordName } from '../codec/schemas.js';
 import { classify, type RapflowError } from '../errors.js';
 import { withRetry, type RetryPolicy } from '../retry.js';
-import { rowsOf, type Row } from '../store/tables.js';
 import type { InMessageLike } from '../transport/kafka.js';
 
 /** A consumed message: the shape the Kafka adapter hands over. */
@@ -14,10 +13,26 @@ export interface Decoded {
   record: Record<string, unknown>;
 }
 
+/** A record the sink refused for its own data: `index` into the records it was given. */
+export interface RecordFailure {
+  index: number;
+  error: RapflowError;
+}
+
+/**
+ * Where decoded records go. Each backend maps records to its own shape (CQL rows, Stargate rows
+ * and documents), so a document store sees a song whole. `write` is an upsert of every record, safe
+ * to repeat; records refused for their own data come back by index, anything retryable or fatal
+ * throws for the whole call.
+ */
+export interface RecordSink {
+  write(records: Decoded[]): Promise<RecordFailure[]>;
+}
+
 export interface ConsumeDeps {
   /** Decodes with the writer's schema, resolved to ours; throws RECORD_UNDECODABLE for poison. */
   decode(m: InMessage): Promise<Decoded>;
-  sink: { write(rows: Row[]): Promise<{ index: number; error: RapflowError }[]> };
+  sink: RecordSink;
   deadLetter(m: InMessage, error: RapflowError): Promise<void>;
   log: Logger;
   /** Called between retries so the group does not think the consumer died (kafkajs heartbeat). */
@@ -40,8 +55,8 @@ export interface BatchOutcome {
 export async function processBatch(messages: InMessage[], deps: ConsumeDeps): Promise<BatchOutcome> {
   const outcome: BatchOutcome = { records: messages.length, written: 0, deadLettered: 0, retries: 0 };
   const poison: { m: InMessage; error: RapflowError }[] = [];
-  const rows: Row[] = [];
-  const owner: number[] = []; // rows[i] belongs to messages[owner[i]]
+  const records: Decoded[] = [];
+  const owner: number[] = []; // records[i] came from messages[owner[i]]
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i]!;
     let decoded: Decoded;
@@ -52,21 +67,17 @@ export async function processBatch(messages: InMessage[], deps: ConsumeDeps): Pr
       poison.push({ m, error: err as RapflowError });
       continue;
     }
-    for (const row of rowsOf(decoded.name, decoded.record)) {
-      rows.push(row);
-      owner.push(i);
-    }
+    records.push(decoded);
+    owner.push(i);
   }
-  const failures = await withRetry(() => deps.sink.write(rows), deps.retry, {
+  const failures = await withRetry(() => deps.sink.write(records), deps.retry, {
     onRetry: (err, attempt, delay) => {
       outcome.retries++;
       deps.log.warn({ err, attempt, delayMs: delay }, 'sink unavailable, retrying the batch');
       void deps.heartbeat();
     },
   });
-  const failed = new Map<number, RapflowError>();
-  for (const f of failures) failed.set(owner[f.index]!, f.error);
-  for (const [i, error] of failed) poison.push({ m: messages[i]!, error });
+  for (const f of failures) poison.push({ m: messages[owner[f.index]!]!, error: f.error });
   for (const p of poison) {
     await withRetry(() => deps.deadLetter(p.m, p.error), deps.retry);
     deps.log.warn({ topic: p.m.topic, partition: p.m.partition, offset: p.m.offset, code: p.error.code, reason: p.error.message }, 'record dead-lettered');

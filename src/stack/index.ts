@@ -28,13 +28,17 @@ export function endpointsFrom(config: Config): StackEndpoints {
     cassandraDatacenter: config.cassandra.datacenter,
     cassandraUser: config.cassandra.username,
     cassandraPassword: config.cassandra.password,
+    stargateUrl: config.read.stargateUrl,
+    stargateAuthUrl: config.read.stargateAuthUrl,
+    stargateHome: config.stack.stargateHome,
   };
 }
 
 export interface ServiceReport {
   name: string;
   url: string;
-  state: 'up' | 'down' | 'not answering';
+  /** `not installed`: an optional service (Stargate) that is not there; the rest runs without it. */
+  state: 'up' | 'down' | 'not answering' | 'not installed';
   pid?: number;
   /** Seconds from spawn to the first successful probe (up only, when we started it). */
   startSeconds?: number;
@@ -67,11 +71,22 @@ export class Stack {
 
   /** Installs what is missing, starts what is not running, and waits until each answers. */
   async up(names: string[] = []): Promise<ServiceReport[]> {
-    const services = this.select(names);
-    for (const svc of services) {
+    const services: ServiceDef[] = [];
+    const absent: ServiceReport[] = [];
+    for (const svc of this.select(names)) {
       this.progress(`${svc.name}: checking install`);
-      await this.supervisor.install(svc);
+      const missing = await this.supervisor.install(svc);
+      if (missing === undefined) services.push(svc);
+      else absent.push({ name: svc.name, url: svc.url(this.endpoints), state: 'not installed', detail: missing });
     }
+    // Services that need others (Stargate joins Cassandra's ring) start once those answer.
+    const first = services.filter((s) => !s.after?.some((a) => services.some((o) => o.name === a)));
+    const reports = [...(await this.startAndWait(first)), ...(await this.startAndWait(services.filter((s) => !first.includes(s))))];
+    if (services.some((s) => s.name === 'kafka') && services.some((s) => s.name === 'minio')) await this.wireNotifications();
+    return [...reports, ...absent];
+  }
+
+  private async startAndWait(services: ServiceDef[]): Promise<ServiceReport[]> {
     const started = new Map<string, number>();
     for (const svc of services) {
       if (await this.supervisor.start(svc)) {
@@ -99,9 +114,7 @@ export class Stack {
         ? first
         : new RapflowError('STACK_START_FAILED', reasons, { cause: first });
     }
-    const reports = results.map((r) => (r as PromiseFulfilledResult<ServiceReport>).value);
-    if (services.some((s) => s.name === 'kafka') && services.some((s) => s.name === 'minio')) await this.wireNotifications();
-    return reports;
+    return results.map((r) => (r as PromiseFulfilledResult<ServiceReport>).value);
   }
 
   /** MinIO announces new inbox objects on Kafka (the event-driven start; `rapflow split --follow` listens). */
@@ -117,6 +130,10 @@ export class Stack {
       this.select(names).map(async (svc): Promise<ServiceReport> => {
         const pid = this.supervisor.runningPid(svc);
         const url = svc.url(this.endpoints);
+        if (pid === undefined && svc.optional) {
+          const missing = await this.supervisor.install(svc, true);
+          if (missing !== undefined) return { name: svc.name, url, state: 'not installed', detail: missing };
+        }
         if (pid === undefined) return { name: svc.name, url, state: 'down', detail: 'not started by rapflow' };
         try {
           return { name: svc.name, url, state: 'up', pid, detail: await svc.probe(this.endpoints) };

@@ -6,6 +6,9 @@ import type * as Minio from 'minio';
 import { ObjectStore, s3Client } from '../source/s3.js';
 import cassandra from 'cassandra-driver';
 import type { StackEndpoints } from './services.js';
+import { StargateClient } from '../store/stargate/client.js';
+import { stargateTable } from '../store/stargate/schema.js';
+import type { TableDef } from '../store/tables.js';
 
 const PROBE_TOPIC = 'rapflow.stack-probe';
 
@@ -122,4 +125,39 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
   } finally {
     clearTimeout(timer);
   }
+}
+
+const STARGATE_PROBE_KEYSPACE = 'rapflow_stargate_probe';
+
+/**
+ * Stargate end to end: its readiness check, a token from `/v1/auth`, a row written and read through
+ * REST v2, and a document written and read through the Document API (schema through its own
+ * schema API, so it sees it at once).
+ */
+export async function probeStargate(ep: StackEndpoints): Promise<string> {
+  const health = new URL(ep.stargateUrl);
+  health.port = '8084';
+  health.pathname = '/checker/readiness';
+  const ready = await fetch(health, { signal: AbortSignal.timeout(3_000) });
+  if (ready.status !== 200) throw new Error(`readiness answered ${ready.status}`);
+  const client = new StargateClient({ restUrl: ep.stargateUrl, authUrl: ep.stargateAuthUrl, username: ep.cassandraUser, password: ep.cassandraPassword, retry: { attempts: 1, initialDelayMs: 0, maxDelayMs: 0 } });
+  const ks = STARGATE_PROBE_KEYSPACE;
+  const table: TableDef = { name: 'probe', columns: [['id', 'text'], ['at', 'text']], partitionKey: ['id'], clustering: [] };
+  if ((await client.request('GET', `/v2/schemas/keyspaces/${ks}`, { accept: [200, 404] })).status === 404) {
+    await client.request('POST', '/v2/schemas/keyspaces', { body: { name: ks, replicas: 1 }, accept: [201] });
+  }
+  await client.request('POST', `/v2/schemas/keyspaces/${ks}/tables`, { body: stargateTable(table), accept: [201, 409] });
+  const collections = await client.request<{ data?: { name: string }[] }>('GET', `/v2/namespaces/${ks}/collections`, { accept: [200] });
+  if (!(collections.data.data ?? []).some((c) => c.name === 'probe_docs')) {
+    await client.request('POST', `/v2/namespaces/${ks}/collections`, { body: { name: 'probe_docs' }, accept: [201, 409] });
+  }
+  const id = randomUUID();
+  const at = new Date().toISOString();
+  await client.request('POST', `/v2/keyspaces/${ks}/probe`, { body: { id, at }, accept: [201] });
+  const row = await client.get<{ data: { at?: string }[] }>(`/v2/keyspaces/${ks}/probe/${id}`);
+  if (row.data[0]?.at !== at) throw new Error('row written through REST was not read back');
+  await client.request('PUT', `/v2/namespaces/${ks}/collections/probe_docs/${id}`, { body: { id, at }, accept: [200] });
+  const doc = await client.get<{ data?: { at?: string } }>(`/v2/namespaces/${ks}/collections/probe_docs/${id}`);
+  if (doc.data?.at !== at) throw new Error('document written through the Document API was not read back');
+  return `auth, REST row and document write/read ok`;
 }

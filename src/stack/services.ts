@@ -1,5 +1,5 @@
 // The services of the local stack: what each listens on and how we prove it answers.
-import { probeCassandra, probeKafka, probeMinio, probeRegistry } from './probes.js';
+import { probeCassandra, probeKafka, probeMinio, probeRegistry, probeStargate } from './probes.js';
 
 /** Addresses and dev credentials of the local stack; the CLI builds this from the environment. */
 export interface StackEndpoints {
@@ -16,6 +16,11 @@ export interface StackEndpoints {
   cassandraDatacenter: string;
   cassandraUser: string;
   cassandraPassword: string;
+  /** Stargate's REST/Document API and auth API; the coordinator listens on their host. */
+  stargateUrl: string;
+  stargateAuthUrl: string;
+  /** Where a Stargate coordinator is installed (STARGATE_HOME); undefined: the default under the cache. */
+  stargateHome: string | undefined;
 }
 
 export interface ServiceDef {
@@ -33,7 +38,17 @@ export interface ServiceDef {
   env: (ep: StackEndpoints) => Record<string, string>;
   /** Services that must answer before this one starts. */
   after?: string[];
+  /** The address its ports are on (127.0.0.1 unless it has one of its own). */
+  host?: (ep: StackEndpoints) => string;
+  /**
+   * Not installed by rapflow: its install step only checks, and exits NOT_INSTALLED when it is not
+   * there. The stack then runs without it and says how to get it.
+   */
+  optional?: boolean;
 }
+
+/** The exit code of an optional service's install step when it is not installed. */
+export const NOT_INSTALLED = 3;
 
 /** Apicurio's Quarkus management port (health), moved off 9000 where MinIO listens. */
 const REGISTRY_MANAGEMENT_PORT = 9095;
@@ -82,6 +97,25 @@ export const SERVICES: ServiceDef[] = [
     probe: probeCassandra,
     startTimeoutMs: 240_000,
     env: (ep) => ({ CASSANDRA_CQL_PORT: String(portOf(ep.cqlContactPoint, 9042)) }),
+  },
+  {
+    // A coordinator (it owns no data) joined to the node's ring; scripts/stack/stargate.sh.
+    name: 'stargate',
+    script: 'stargate.sh',
+    // auth, REST and Docs, health, its CQL and gossip: all on its own address.
+    ports: () => [8081, 8082, 8084, 9042, 7000],
+    host: (ep) => new URL(ep.stargateUrl).hostname,
+    url: (ep) => ep.stargateUrl,
+    probe: probeStargate,
+    // ~27 s to start its bundles alone; on 2 cores shared with the rest of the stack, more.
+    startTimeoutMs: 240_000,
+    env: (ep) => ({
+      STARGATE_LISTEN: new URL(ep.stargateUrl).hostname,
+      CASSANDRA_SEED: ep.cqlContactPoint.split(':')[0]!,
+      ...(ep.stargateHome ? { STARGATE_HOME: ep.stargateHome } : {}),
+    }),
+    after: ['cassandra'],
+    optional: true,
   },
 ];
 

@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { RapflowError } from '../errors.js';
 import type { StackPaths } from './paths.js';
-import type { ServiceDef, StackEndpoints } from './services.js';
+import { NOT_INSTALLED, type ServiceDef, type StackEndpoints } from './services.js';
 
 export interface PidRecord {
   pid: number;
@@ -43,8 +43,11 @@ export class Supervisor {
     return { ...this.baseEnv, RAPFLOW_HOME: this.paths.home, RAPFLOW_STATE: this.paths.state, ...svc.env(this.endpoints) };
   }
 
-  /** Runs the service's idempotent install step; its progress lines go to our progress output. */
-  async install(svc: ServiceDef): Promise<void> {
+  /**
+   * Runs the service's idempotent install step; its progress lines go to our progress output.
+   * An optional service that is not installed resolves with what its script said about getting it.
+   */
+  async install(svc: ServiceDef, quiet = false): Promise<string | undefined> {
     const script = join(this.paths.scripts, svc.script);
     const tail: string[] = [];
     const code = await new Promise<number>((resolve, reject) => {
@@ -54,7 +57,7 @@ export class Supervisor {
           if (!line.trim()) continue;
           tail.push(line);
           if (tail.length > 30) tail.shift();
-          this.progress(`  ${line}`);
+          if (!quiet) this.progress(`  ${line}`);
         }
       };
       child.stdout.on('data', onData);
@@ -62,11 +65,13 @@ export class Supervisor {
       child.on('error', reject);
       child.on('close', (c) => resolve(c ?? 1));
     });
+    if (code === NOT_INSTALLED && svc.optional) return tail.map((l) => l.replace(/^\S+: /, '')).join('\n');
     if (code !== 0) {
       throw new RapflowError('STACK_INSTALL_FAILED', `${svc.name}: install failed (exit ${code}):\n${tail.join('\n')}`, {
         context: { service: svc.name },
       });
     }
+    return undefined;
   }
 
   readPid(svc: ServiceDef): PidRecord | undefined {
@@ -106,11 +111,12 @@ export class Supervisor {
   /** Starts the service detached unless ours is already running. Returns false if it was running. */
   async start(svc: ServiceDef): Promise<boolean> {
     if (this.runningPid(svc) !== undefined) return false;
+    const host = svc.host?.(this.endpoints) ?? '127.0.0.1';
     for (const port of svc.ports(this.endpoints)) {
-      if (await portAnswers(port)) {
+      if (await portAnswers(port, host)) {
         throw new RapflowError(
           'STACK_PORT_BUSY',
-          `${svc.name}: port 127.0.0.1:${port} is already taken by a process rapflow did not start; stop it or set another port`,
+          `${svc.name}: port ${host}:${port} is already taken by a process rapflow did not start; stop it or set another port`,
           { context: { service: svc.name, port } },
         );
       }

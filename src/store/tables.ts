@@ -128,3 +128,26 @@ export function rowsOf(name: RecordName, r: Rec): Row[] {
       return [];
   }
 }
+
+/** The rows of every record, each with the index of the record it came from. */
+export function rowsOfRecords(records: readonly { name: RecordName; record: Rec }[]): { rows: Row[]; owner: number[] } {
+  const rows: Row[] = [];
+  const owner: number[] = [];
+  records.forEach((r, i) => {
+    for (const row of rowsOf(r.name, r.record)) {
+      rows.push(row);
+      owner.push(i);
+    }
+  });
+  return { rows, owner };
+}
+
+/** Row failures as record failures: the first failure of each record, by the record's index. */
+export function byRecord<F extends { index: number }>(failures: F[], owner: number[]): F[] {
+  const seen = new Map<number, F>();
+  for (const f of failures) {
+    const i = owner[f.index]!;
+    if (!seen.has(i)) seen.set(i, { ...f, index: i });
+  }
+  return [...seen.values()];
+}

@@ -72,7 +72,7 @@ function fakeWriter(transientOnCall?: number) {
 describe('CqlSink.write', () => {
   it('writes a song in one batch and a single-row partition with one statement', async () => {
     const { writer, calls } = fakeWriter();
-    const failures = await new CqlSink(writer).write([line('s', 1), line('s', 2), artist('a')]);
+    const failures = await new CqlSink(writer).writeRows([line('s', 1), line('s', 2), artist('a')]);
     expect(failures).toEqual([]);
     expect(calls).toEqual([
       { kind: 'batch', ids: ['s-1', 's-2'] },
@@ -82,7 +82,7 @@ describe('CqlSink.write', () => {
 
   it('writes a refused batch again row by row, so only the bad row fails, by its index', async () => {
     const { writer, calls } = fakeWriter();
-    const failures = await new CqlSink(writer, { ...DEFAULT_SINK_LIMITS, concurrency: 1 }).write([line('s', 1), line('s', 2, 'bad'), line('s', 3)]);
+    const failures = await new CqlSink(writer, { ...DEFAULT_SINK_LIMITS, concurrency: 1 }).writeRows([line('s', 1), line('s', 2, 'bad'), line('s', 3)]);
     expect(failures.map((f) => [f.index, f.error.code, f.error.message])).toEqual([[1, 'RECORD_UNDECODABLE', 'lyric_lines: Invalid value for column text']]);
     expect(calls.map((c) => c.kind)).toEqual(['batch', 'execute', 'execute', 'execute']);
   });
@@ -90,7 +90,7 @@ describe('CqlSink.write', () => {
   it('throws a retryable error for the whole call, and stops sending once one was seen', async () => {
     const { writer, calls } = fakeWriter(2);
     const rows = Array.from({ length: 5 }, (_, i) => artist(`a${i}`));
-    await expect(new CqlSink(writer, { ...DEFAULT_SINK_LIMITS, concurrency: 1 }).write(rows)).rejects.toMatchObject({ code: 'SINK_UNAVAILABLE' });
+    await expect(new CqlSink(writer, { ...DEFAULT_SINK_LIMITS, concurrency: 1 }).writeRows(rows)).rejects.toMatchObject({ code: 'SINK_UNAVAILABLE' });
     expect(calls).toHaveLength(2);
   });
 });

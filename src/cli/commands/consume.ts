@@ -8,10 +8,10 @@ import { classify, RapflowError } from '../../errors.js';
 import { processBatch, type InMessage } from '../../pipeline/consume.js';
 import type { RetryPolicy } from '../../retry.js';
 import { DLQ_HEADER } from '../../transport/topics.js';
-import { CqlSink } from '../../store/cql/writer.js';
+import { waitForStargateSchema } from '../../store/stargate/schema.js';
 import type { Logger } from '../../observability/logger.js';
 import { ConsumerMetrics, serveHealth } from '../../observability/metrics.js';
-import { cqlOf, kafkaOf, loggerOf, registryOf } from '../adapters.js';
+import { kafkaOf, loggerOf, registryOf, sinkOf, stargateOf, type SinkKind } from '../adapters.js';
 import type { CliContext } from '../context.js';
 
 /**
@@ -20,7 +20,12 @@ import type { CliContext } from '../context.js';
  */
 const CONSUME_RETRY: RetryPolicy = { attempts: 10, initialDelayMs: 500, maxDelayMs: 10_000 };
 
+/** How long a starting consumer waits for Stargate to see the schema (made over CQL, it takes ~61 s). */
+const STARGATE_SCHEMA_WAIT_MS = 90_000;
+
 export interface ConsumeTotals {
+  /** The backend the records went through. */
+  sink: SinkKind;
   records: number;
   written: number;
   deadLettered: number;
@@ -47,14 +52,21 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
   const kafka = kafkaOf(c, 'consume');
   const dlqTopic = topicOf('DeadLetter', c.kafka.topicPrefix);
   const dlq = await kafka.producer();
-  const cql = cqlOf(c);
+  let store: Awaited<ReturnType<typeof sinkOf>>;
   try {
-    await cql.connect();
+    store = await sinkOf(c);
+    // Collections and tables must exist before the first write (concurrent first writes to a
+    // missing collection fail); made over CQL, Stargate sees them only after about a minute.
+    if (store.kind === 'stargate') {
+      await waitForStargateSchema(stargateOf(c), c.cassandra.keyspace, STARGATE_SCHEMA_WAIT_MS, (missing) =>
+        log.warn({ keyspace: c.cassandra.keyspace, missing }, 'waiting for Stargate to see the schema'),
+      );
+    }
   } catch (err) {
     await dlq.disconnect();
     throw err;
   }
-  const sink = new CqlSink(cql);
+  const sink = store.sink;
 
   const decode = async (m: InMessage) => {
     const name = nameByTopic.get(m.topic)!;
@@ -89,7 +101,7 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
   let last = Date.now();
   // Batches of several partitions run at once: idle means none is in hand.
   let inHand = 0;
-  const totals: ConsumeTotals = { records: 0, written: 0, deadLettered: 0, retries: 0 };
+  const totals: ConsumeTotals = { sink: store.kind, records: 0, written: 0, deadLettered: 0, retries: 0 };
   let consumer;
   try {
     consumer = await kafka.consumeBatches([...nameByTopic.keys()], c.kafka.consumerGroup, async (messages, heartbeat, highWatermark) => {
@@ -116,20 +128,18 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
       log.info({ topic: messages[0]!.topic, partition: messages[0]!.partition, ...o, ms: Date.now() - t0 }, 'batch written');
     });
   } catch (err) {
-    await Promise.allSettled([dlq.disconnect(), cql.close()]);
+    await Promise.allSettled([dlq.disconnect(), store.close()]);
     throw err;
   }
-  log.info({ group: c.kafka.consumerGroup, topics: [...nameByTopic.keys()] }, 'consuming');
+  log.info({ group: c.kafka.consumerGroup, topics: [...nameByTopic.keys()], sink: store.kind }, 'consuming');
   const finished = consumer.done.finally(async () => {
-    await Promise.allSettled([dlq.disconnect(), cql.close()]);
+    await Promise.allSettled([dlq.disconnect(), store.close()]);
     log.info(totals, 'stopped');
   });
   const checks = {
     kafka: () => kafka.ping(),
     registry: () => registry.ping(),
-    cassandra: async () => {
-      await cql.execute('SELECT release_version FROM system.local');
-    },
+    [store.kind === 'stargate' ? 'stargate' : 'cassandra']: store.check,
   };
   return { stop: consumer.stop, metrics, checks, finished: finished.then(() => totals), lastActivity: () => (inHand > 0 ? Date.now() : last) };
 }
@@ -151,7 +161,7 @@ export function registerConsume(program: Command, ctx: CliContext): void {
       const idle = opts.idleExit ? stopWhenIdle(handle, opts.idleExit) : undefined;
       try {
         const t = await handle.finished;
-        ctx.out(`consumed ${t.records} records: ${t.written} written, ${t.deadLettered} dead-lettered, ${t.retries} retried batches`);
+        ctx.out(`consumed ${t.records} records: ${t.written} written (${t.sink}), ${t.deadLettered} dead-lettered, ${t.retries} retried batches`);
       } finally {
         if (idle) clearInterval(idle);
         server.close();

@@ -2,7 +2,8 @@
 // unlogged batch (one mutation), at most `concurrency` requests in flight.
 import { RapflowError } from '../../errors.js';
 import type { CqlSession } from './session.js';
-import { partitionKeyOf, type Row } from '../tables.js';
+import type { Decoded, RecordFailure, RecordSink } from '../../pipeline/consume.js';
+import { byRecord, partitionKeyOf, rowsOfRecords, type Row } from '../tables.js';
 
 export interface RowFailure {
   index: number;
@@ -72,7 +73,7 @@ function estimateBytes(row: Row): number {
   return n;
 }
 
-export class CqlSink {
+export class CqlSink implements RecordSink {
   private readonly queries = new Map<string, string>();
 
   constructor(
@@ -80,13 +81,19 @@ export class CqlSink {
     private readonly limits: SinkLimits = DEFAULT_SINK_LIMITS,
   ) {}
 
+  /** Writes the rows of every record; a record fails when one of its rows does. */
+  async write(records: Decoded[]): Promise<RecordFailure[]> {
+    const { rows, owner } = rowsOfRecords(records);
+    return byRecord(await this.writeRows(rows), owner);
+  }
+
   /**
    * Writes every row (INSERT is an upsert in Cassandra). Rows the database refuses as invalid come
    * back as failures by index; a batch that is refused is written again row by row, so only the bad
    * rows fail. Anything retryable throws for the whole call, which is safe to repeat: the same rows
    * again.
    */
-  async write(rows: Row[]): Promise<RowFailure[]> {
+  async writeRows(rows: Row[]): Promise<RowFailure[]> {
     const groups = planWrites(rows, this.limits);
     const failures: RowFailure[] = [];
     let next = 0;
