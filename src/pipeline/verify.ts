@@ -17,6 +17,8 @@ export interface VerifyDeps {
   /** The object as it is now: its etag and bytes. */
   read(bucket: string, key: string): Promise<{ etag: string; bytes: Uint8Array }>;
   reader: RapReader;
+  /** Which of these records have a document, where the sink writes documents (Stargate); absent: rows only. */
+  documents?: (kind: 'Song' | 'Artist' | 'Meetup', ids: string[]) => Promise<Set<string>>;
   /** Everything on the dead-letter topic. */
   deadLetters(): Promise<InMessageLike[]>;
   types: ModelTypes;
@@ -149,7 +151,7 @@ async function checkFile(f: FileResult, deps: VerifyDeps, deadKeys: Set<string>)
   }
   const set = recordsOf(validated);
   compareProduced(f, set, deps.topicPrefix, check);
-  await compareRows(set, deps.reader, deadKeys, check);
+  await compareRows(set, deps, deadKeys, check);
   if (check.differences.length > 0) check.status = 'mismatch';
   return check;
 }
@@ -168,7 +170,8 @@ function compareProduced(f: FileResult, set: RecordSet, prefix: string, check: F
   }
 }
 
-async function compareRows(set: RecordSet, reader: RapReader, deadKeys: Set<string>, check: FileCheck): Promise<void> {
+async function compareRows(set: RecordSet, deps: VerifyDeps, deadKeys: Set<string>, check: FileCheck): Promise<void> {
+  const reader = deps.reader;
   const tally = (table: string, ids: string[], found: Set<string>, label: (id: string) => string) => {
     const c: TableCount = { expected: ids.length, found: 0, deadLettered: 0 };
     const missing: string[] = [];
@@ -216,6 +219,13 @@ async function compareRows(set: RecordSet, reader: RapReader, deadKeys: Set<stri
   tally('artists', set.artists.map((a) => a.id), await reader.existing('artists', set.artists.map((a) => a.id)), (id) => `artist "${artistName.get(id)}"`);
   const meetupTitle = new Map(set.meetups.map((m) => [m.id, m.title]));
   tally('meetups', set.meetups.map((m) => m.id), await reader.existing('meetups', set.meetups.map((m) => m.id)), (id) => `meetup "${meetupTitle.get(id)}"`);
+  if (deps.documents) {
+    // Each Song, Artist and Meetup is also a whole document, under its record's id.
+    const docs = async (kind: 'Song' | 'Artist' | 'Meetup', ids: string[]) => (ids.length ? deps.documents!(kind, ids) : new Set<string>());
+    tally('song documents', set.songs.map((s) => s.id), await docs('Song', set.songs.map((s) => s.id)), (id) => `song "${songTitle.get(id)}"`);
+    tally('artist documents', set.artists.map((a) => a.id), await docs('Artist', set.artists.map((a) => a.id)), (id) => `artist "${artistName.get(id)}"`);
+    tally('meetup documents', set.meetups.map((m) => m.id), await docs('Meetup', set.meetups.map((m) => m.id)), (id) => `meetup "${meetupTitle.get(id)}"`);
+  }
   for (const [table, c] of Object.entries(check.tables)) if (c.expected === 0) delete check.tables[table];
 }
 

@@ -74,7 +74,7 @@ describe('rapflow run, verify, query, report', () => {
     expect(first.stdout).toContain('quality:    1 file in quarantine, 0 dead-lettered records');
     expect(first.stdout).toContain(`${prefix}rap.songs 34`);
     expect(first.stdout).toContain(`${prefix}rap.lyrics 489`);
-    expect(first.stdout).toContain('consume:    539 records read, 539 rows written, 0 dead-lettered');
+    expect(first.stdout).toContain('consume:    539 records read, 539 written, 0 dead-lettered');
     expect(first.stdout).toContain('verify:     ok, 15 files reconciled');
     expect(first.stdout).toContain('tables:     11 artists, 34 songs, 489 lyric lines, 5 meetups');
     expect(first.stdout).toMatch(/time: .*split \d+\.\d s.*verify \d+\.\d s.*report \d+\.\d s/);

@@ -161,7 +161,7 @@ export function registerConsume(program: Command, ctx: CliContext): void {
       const idle = opts.idleExit ? stopWhenIdle(handle, opts.idleExit) : undefined;
       try {
         const t = await handle.finished;
-        ctx.out(`consumed ${t.records} records: ${t.written} written (${t.sink}), ${t.deadLettered} dead-lettered, ${t.retries} retried batches`);
+        ctx.out(`consumed ${t.records} records: ${t.written} written, ${t.deadLettered} dead-lettered, ${t.retries} retried batches (${t.sink === 'stargate' ? 'through Stargate' : 'over CQL'})`);
       } finally {
         if (idle) clearInterval(idle);
         server.close();

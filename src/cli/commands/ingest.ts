@@ -16,7 +16,7 @@ import { eventsTopic, rapTopics } from '../../transport/topics.js';
 import { objectsOfEvent, wanted } from '../../pipeline/follow.js';
 import type { Logger } from '../../observability/logger.js';
 import { DEFAULT_YAML_LIMITS } from '../../model/yaml.js';
-import { CQL_SCHEMA, cqlOf, kafkaOf, loggerOf, registryOf, runIdOf, storeOf } from '../adapters.js';
+import { CQL_SCHEMA, cqlOf, initSchema, kafkaOf, loggerOf, registryOf, runIdOf, sinkKindOf, storeOf } from '../adapters.js';
 import type { CliContext } from '../context.js';
 import { count } from '../format.js';
 import { Progress } from '../progress.js';
@@ -38,16 +38,14 @@ export function registerIngest(program: Command, ctx: CliContext): void {
     .command('db')
     .description('the Cassandra keyspace')
     .command('init')
-    .description('create the keyspace and tables (idempotent)')
+    .description('create the keyspace and tables (idempotent); with SINK=stargate, the tables and document collections through Stargate first')
     .action(async () => {
-      const cql = cqlOf(c);
-      try {
-        await cql.connect();
-        await cql.bootstrap(CQL_SCHEMA);
-        ctx.out(`keyspace ${c.cassandra.keyspace} ready (${CQL_SCHEMA.length} tables)`);
-      } finally {
-        await cql.close();
-      }
+      const sg = await initSchema(c, sinkKindOf(c));
+      ctx.out(
+        `keyspace ${c.cassandra.keyspace} ready (${CQL_SCHEMA.length} tables` +
+          (sg ? `; through Stargate: ${sg.tablesCreated.length} tables and ${sg.collectionsCreated.length} collections created, the rest there already` : '') +
+          ')',
+      );
     });
 
   program

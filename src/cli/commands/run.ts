@@ -10,7 +10,8 @@ import { validateSources } from '../../pipeline/validate.js';
 import { CqlLedger } from '../../store/cql/ledger.js';
 import { LocalSource } from '../../source/local.js';
 import { rapTopics } from '../../transport/topics.js';
-import { CQL_SCHEMA, cqlOf, kafkaOf, loggerOf, registryOf, runIdOf, storeOf } from '../adapters.js';
+import { cqlOf, initSchema, kafkaOf, loggerOf, registryOf, runIdOf, storeOf, type SinkKind } from '../adapters.js';
+import type { Config } from '../../config/index.js';
 import type { CliContext } from '../context.js';
 import { count, formatReports } from '../format.js';
 import { RapflowError } from '../../errors.js';
@@ -21,15 +22,16 @@ import { writeReport } from './report.js';
 import { verifyManifests } from './verify.js';
 import { stackFrom } from './stack.js';
 
-export function registerRun(program: Command, ctx: CliContext): void {
+export function registerRun(program: Command, outer: CliContext): void {
   program
     .command('run')
     .description('the whole pipeline on the sample data, as the Argo workflow runs it (what `npm start` runs): stack, schemas, topics, upload, consume, discover, split, verify, report')
     .addOption(new Option('--data <dir>', 'Rap-as-Code files to ingest').default(projectPath('data'), "the checkout's data/"))
     .option('--out <dir>', 'where the run writes its list and manifest', '.local/run')
     .action(async (opts: { data: string; out: string }) => {
-      const c = ctx.config;
-      loggerOf(c, 'run', true).info({ config: redactedConfig(c) }, 'configuration');
+      let ctx = outer; // replaced below by the run's own choice of backend, which every step sees
+      const given = ctx.config;
+      loggerOf(given, 'run', true).info({ config: redactedConfig(given) }, 'configuration');
       const times: [string, number][] = [];
       const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
         const t0 = Date.now();
@@ -38,17 +40,21 @@ export function registerRun(program: Command, ctx: CliContext): void {
         return value;
       };
 
-      ctx.out(formatReports(await step('stack', () => stackFrom(ctx).up())));
+      const services = await step('stack', () => stackFrom(ctx).up());
+      ctx.out(formatReports(services));
+      // The designed path is Stargate; without a coordinator the run goes on over CQL, and says so.
+      const stargate = services.find((r) => r.name === 'stargate');
+      const sink: SinkKind = given.sink ?? (stargate?.state === 'up' ? 'stargate' : 'cql');
+      const readApi = ctx.env.READ_API ? given.read.api : sink;
+      const c: Config = { ...given, sink, read: { ...given.read, api: readApi } };
+      ctx = { ...ctx, config: c };
+      const path =
+        `writes ${sink === 'stargate' ? 'through Stargate (REST v2 rows, Document API documents)' : 'over CQL'}, reads ${readApi === 'stargate' ? 'through Stargate REST' : 'over CQL'}` +
+        (stargate?.state === 'not installed' && given.sink === undefined ? '; Stargate not installed, so not used (`rapflow stack status` says how to get it)' : '');
       await step('schema and topics', async () => {
         await registryOf(c).registerAll(loadSchemaSet(projectPath('avro')));
         await kafkaOf(c, 'admin').ensureTopics(rapTopics(c.kafka.topicPrefix));
-        const cql = cqlOf(c);
-        try {
-          await cql.connect();
-          await cql.bootstrap(CQL_SCHEMA);
-        } finally {
-          await cql.close();
-        }
+        await initSchema(c, sink);
       });
       const { report: validation } = await step('validate', () => validateSources([new LocalSource(opts.data)], loadSchemaSet(projectPath('avro')).types));
       const store = storeOf(c);
@@ -103,7 +109,8 @@ export function registerRun(program: Command, ctx: CliContext): void {
       ctx.out(`split:      ${by('split').length} split, ${by('quarantined').length} quarantined${by('busy').length ? `, ${by('busy').length} busy in another run` : ''}`);
       const topics = Object.entries(m.totals);
       ctx.out(`records:    ${topics.length ? topics.map(([t, n]) => `${t} ${n}`).join(', ') : 'none (nothing new)'}`);
-      ctx.out(`consume:    ${consumed.records} records read, ${consumed.written} rows written, ${consumed.deadLettered} dead-lettered`);
+      ctx.out(`path:       ${path}`);
+      ctx.out(`consume:    ${consumed.records} records read, ${consumed.written} written, ${consumed.deadLettered} dead-lettered`);
       ctx.out(`verify:     ${verified.ok ? 'ok' : 'MISMATCH'}, ${count(verified.files.length, 'file')} reconciled${verified.ok ? '' : `: ${verified.files.filter((f) => f.status === 'mismatch').map((f) => f.key).join(', ')}`}`);
       ctx.out(`tables:     ${rows.artists} artists, ${rows.songs} songs, ${rows.lyricLines} lyric lines, ${rows.meetups} meetups (keyspace ${c.cassandra.keyspace})`);
       ctx.out(`quality:    ${count(report.data.counts.quarantined, 'file')} in quarantine, ${count(report.data.counts.deadLettered, 'dead-lettered record')}`);

@@ -7,7 +7,8 @@ import { projectPath } from '../../config/paths.js';
 import { RapflowError } from '../../errors.js';
 import type { Manifest } from '../../pipeline/split.js';
 import { parseManifests, reconcile, waitForConsumer, type VerifyDeps, type VerifyReport } from '../../pipeline/verify.js';
-import { kafkaOf, readerOf, storeOf } from '../adapters.js';
+import { kafkaOf, readerOf, sinkKindOf, stargateOf, storeOf } from '../adapters.js';
+import { StargateReader } from '../../store/stargate/reader.js';
 import type { CliContext } from '../context.js';
 import { count } from '../format.js';
 import { seconds } from '../options.js';
@@ -30,7 +31,9 @@ export function verifyDeps(ctx: CliContext, reader: VerifyDeps['reader']): Verif
   const c = ctx.config;
   const kafka = kafkaOf(c, 'verify');
   const store = storeOf(c);
+  const docs = sinkKindOf(c) === 'stargate' ? new StargateReader(stargateOf(c), c.cassandra.keyspace) : undefined;
   return {
+    ...(docs ? { documents: (kind: 'Song' | 'Artist' | 'Meetup', ids: string[]) => docs.existingDocuments(kind, ids) } : {}),
     committed: (topics) => kafka.committedOffsets(c.kafka.consumerGroup, topics),
     read: async (bucket, key) => {
       const ref = await store.stat(bucket, key);
@@ -81,7 +84,7 @@ export function formatVerify(report: VerifyReport): string {
 export function registerVerify(program: Command, ctx: CliContext): void {
   program
     .command('verify')
-    .description('wait until the consumer has committed past what split produced, then check each file: records produced == rows readable (or dead-lettered)')
+    .description('wait until the consumer has committed past what split produced, then check each file: records produced == rows readable (or dead-lettered); with SINK=stargate, and documents')
     .requiredOption('--manifest <paths...>', 'split manifests: files or folders of them')
     .option('--timeout <seconds>', 'how long to wait for the consumer to catch up', '120')
     .option('--json', 'machine-readable report')

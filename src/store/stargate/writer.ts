@@ -60,7 +60,7 @@ export class StargateSink implements RecordSink {
   async writeRows(rows: Row[]): Promise<RecordFailure[]> {
     const failures: RecordFailure[] = [];
     let next = 0;
-    let stop: unknown;
+    let stop: Error | undefined;
     const worker = async () => {
       while (stop === undefined && next < rows.length) {
         const i = next++;
@@ -69,7 +69,7 @@ export class StargateSink implements RecordSink {
           if (refused) failures.push({ index: i, error: refused.error });
           else this.stats.rows++;
         } catch (err) {
-          stop ??= err;
+          stop ??= err as Error;
         }
       }
     };
@@ -123,7 +123,7 @@ export class StargateSink implements RecordSink {
     }
     const failures: RecordFailure[] = [];
     let next = 0;
-    let stop: unknown;
+    let stop: Error | undefined;
     const worker = async () => {
       while (stop === undefined && next < chunks.length) {
         const c = chunks[next++]!;
@@ -133,7 +133,7 @@ export class StargateSink implements RecordSink {
             for (const index of [d.index, ...d.same]) failures.push({ index, error });
           }
         } catch (err) {
-          stop ??= err;
+          stop ??= err as Error;
         }
       }
     };
