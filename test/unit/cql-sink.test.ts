@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { RapflowError } from '../../src/errors.js';
 import { CqlSink, DEFAULT_SINK_LIMITS, planWrites, type CqlWriter } from '../../src/store/cql/writer.js';
-import { partitionKeyOf, type Row } from '../../src/store/tables.js';
+import { cqlDdl, partitionKeyOf, TABLE_DEFS, type Row } from '../../src/store/tables.js';
+import { stargateTable } from '../../src/store/stargate/schema.js';
 
 const line = (song: string, n: number, text = `line ${n}`): Row => ({
   table: 'lyric_lines',
@@ -92,5 +93,24 @@ describe('CqlSink.write', () => {
     const rows = Array.from({ length: 5 }, (_, i) => artist(`a${i}`));
     await expect(new CqlSink(writer, { ...DEFAULT_SINK_LIMITS, concurrency: 1 }).writeRows(rows)).rejects.toMatchObject({ code: 'SINK_UNAVAILABLE' });
     expect(calls).toHaveLength(2);
+  });
+});
+
+describe('the tables as data', () => {
+  it('make the CQL DDL the reads were designed for (keys, clustering order)', () => {
+    expect(cqlDdl(TABLE_DEFS.find((t) => t.name === 'lyric_lines')!)).toBe(
+      'CREATE TABLE IF NOT EXISTS {ks}.lyric_lines (song_id uuid, line_number int, id uuid, section_index int, section text, performer text, text text, PRIMARY KEY ((song_id), line_number)) WITH CLUSTERING ORDER BY (line_number ASC)',
+    );
+    expect(cqlDdl(TABLE_DEFS.find((t) => t.name === 'songs_by_artist')!)).toContain('PRIMARY KEY ((artist_id), release_date, song_id)) WITH CLUSTERING ORDER BY (release_date DESC, song_id ASC)');
+  });
+
+  it('and the same tables for Stargate\'s schema API', () => {
+    expect(stargateTable(TABLE_DEFS.find((t) => t.name === 'songs_by_artist')!)).toMatchObject({
+      name: 'songs_by_artist',
+      ifNotExists: true,
+      primaryKey: { partitionKey: ['artist_id'], clusteringKey: ['release_date', 'song_id'] },
+      tableOptions: { clusteringExpression: [{ column: 'release_date', order: 'DESC' }, { column: 'song_id', order: 'ASC' }] },
+    });
+    expect(stargateTable(TABLE_DEFS.find((t) => t.name === 'songs')!)).not.toHaveProperty('tableOptions');
   });
 });

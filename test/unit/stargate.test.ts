@@ -1,6 +1,7 @@
-// The Stargate REST client and reader against an in-process fake of Stargate's HTTP API.
-// Stargate cannot be run here (issue 5 is blocked), and token expiry and 429s cannot be produced
-// on demand anyway: the fake answers with the shapes of ../shared/notes/stargate-api.md.
+// The Stargate REST client and reader against an in-process fake of Stargate's HTTP API, for the
+// failure shapes a real Stargate cannot be made to produce on demand (a 401 on one chosen request,
+// 429s, a refused login mid-run); the fake answers with the shapes a real v1.0.91 gave. The reader
+// against a real Stargate is test/integration/stargate.test.ts.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RapflowError } from '../../src/errors.js';
@@ -57,7 +58,9 @@ function handle(req: IncomingMessage, res: ServerResponse) {
     return send(200, { count: data.length, pageState: from + size < rows.length ? String(from + size) : null, data });
   }
   if (url.pathname === '/v2/keyspaces/ks/songs/s1') return send(200, { count: 1, data: [songRow] });
-  if (url.pathname.startsWith('/v2/keyspaces/ks/songs/')) return send(404);
+  // A real Stargate: a missing row is a 200 with no data; a 404 means the table or keyspace is missing.
+  if (url.pathname.startsWith('/v2/keyspaces/ks/songs/')) return send(200, { count: 0, data: [] });
+  if (url.pathname.startsWith('/v2/keyspaces/nosuch/')) return send(404, { description: 'keyspace nosuch not found', code: 404 });
   if (url.pathname === '/v2/keyspaces/ks/songs') {
     const where = JSON.parse(url.searchParams.get('where')!) as { id: { $in: string[] } };
     const data = where.id.$in.filter((id) => id === 's1').map((id) => ({ ...songRow, id }));
@@ -89,11 +92,19 @@ describe('Stargate REST reader', () => {
     expect(JSON.parse(last.query.get('where')!)).toEqual({ artist_id: { $eq: 'a1' } });
   });
 
-  it('maps a row by key to the record shape, and a 404 with an empty body to nothing', async () => {
+  it('maps a row by key to the record shape, and a 200 with no data to nothing', async () => {
     const r = reader();
     expect(await r.song('s1')).toMatchObject({ id: 's1', artistId: 'a1', featuring: ['B'], bpm: 92, sections: [{ kind: 'verse', lineCount: 2 }] });
     expect(await r.song('missing')).toBeUndefined();
     expect([...(await r.existing('songs', ['s1', 'nope']))]).toEqual(['s1']);
+  });
+
+  it('a 404 from a rows endpoint is a configuration error naming the keyspace, never an empty result', async () => {
+    const client = new StargateClient({ restUrl: base, authUrl: base, username: 'cassandra', password: PASSWORD });
+    const err = (await new StargateReader(client, 'nosuch').artists({ size: 10 }).catch((e: unknown) => e)) as RapflowError;
+    expect(err.code).toBe('CONFIG_INVALID');
+    expect(err.message).toContain('CASSANDRA_KEYSPACE (nosuch)');
+    expect(err.message).toContain('keyspace nosuch not found');
   });
 
   it('renews an expired token once and retries the call', async () => {
