@@ -10,7 +10,7 @@ import { StargateClient } from '../store/stargate/client.js';
 import { StargateReader } from '../store/stargate/reader.js';
 import { CqlSession } from '../store/cql/session.js';
 import { LEDGER_TABLE } from '../store/cql/ledger.js';
-import { TABLES } from '../store/tables.js';
+import { TABLE_DEFS, TABLES } from '../store/tables.js';
 import { CqlSink } from '../store/cql/writer.js';
 import { ensureStargateSchema, type SchemaOutcome } from '../store/stargate/schema.js';
 import { StargateSink } from '../store/stargate/writer.js';
@@ -88,17 +88,18 @@ export async function sinkOf(c: Config): Promise<OpenSink> {
  * when Stargate writes, the tables and collections through Stargate's schema API first, so
  * Stargate sees them at once rather than a minute later.
  */
-export async function initSchema(c: Config, sink: SinkKind): Promise<SchemaOutcome | undefined> {
-  let outcome: SchemaOutcome | undefined;
-  if (sink === 'stargate') outcome = await ensureStargateSchema(stargateOf(c), c.cassandra.keyspace, c.cassandra.replicationFactor);
+export async function initSchema(c: Config, sink: SinkKind): Promise<{ stargate?: SchemaOutcome; columnsAdded: string[] }> {
+  const stargate = sink === 'stargate' ? await ensureStargateSchema(stargateOf(c), c.cassandra.keyspace, c.cassandra.replicationFactor) : undefined;
   const cql = cqlOf(c);
   try {
     await cql.connect();
     await cql.bootstrap(CQL_SCHEMA);
+    // Through Stargate they were added already (and CQL sees them at once); over CQL, here.
+    const columnsAdded = stargate ? stargate.columnsAdded : await cql.addMissingColumns(TABLE_DEFS);
+    return { ...(stargate ? { stargate } : {}), columnsAdded };
   } finally {
     await cql.close();
   }
-  return outcome;
 }
 
 

@@ -40,11 +40,12 @@ export function registerIngest(program: Command, ctx: CliContext): void {
     .command('init')
     .description('create the keyspace and tables (idempotent); with SINK=stargate, the tables and document collections through Stargate first')
     .action(async () => {
-      const sg = await initSchema(c, sinkKindOf(c));
+      const { stargate: sg, columnsAdded } = await initSchema(c, sinkKindOf(c));
       ctx.out(
         `keyspace ${c.cassandra.keyspace} ready (${CQL_SCHEMA.length} tables` +
-          (sg ? `; through Stargate: ${sg.tablesCreated.length} tables and ${sg.collectionsCreated.length} collections created, the rest there already` : '') +
-          ')',
+          (sg ? `; through Stargate: ${count(sg.tablesCreated.length, 'table')} and ${count(sg.collectionsCreated.length, 'collection')} created, the rest there already` : '') +
+          ')' +
+          (columnsAdded.length ? `; columns added for the datamodel: ${columnsAdded.join(', ')}` : ''),
       );
     });
 

@@ -4,7 +4,9 @@ import { RapflowError } from '../../errors.js';
 import { artistId, normalise, songId } from '../../model/ids.js';
 import { everyRow, type Page, type PageRequest, type RapReader, type SongRow } from '../../read/reader.js';
 import { normaliseWord, wordsOf } from '../../read/words.js';
-import { readerOf } from '../adapters.js';
+import { readerOf, stargateOf } from '../adapters.js';
+import { StargateReader } from '../../store/stargate/reader.js';
+import { COLLECTIONS } from '../../store/stargate/schema.js';
 import type { CliContext } from '../context.js';
 import { formatTable } from '../format.js';
 import { wholeNumber } from '../options.js';
@@ -88,10 +90,17 @@ export function registerQuery(program: Command, ctx: CliContext): void {
     .option('--artist <name>', 'the artist (with --title)')
     .option('--title <title>', 'the title (with --artist)')
     .option('--id <uuid>', 'or the song id')
+    .option('--document', "the song's document, whole, from Stargate's Document API (where SINK=stargate wrote it), as JSON")
     .option('--json', 'JSON output')
-    .action(async (o: Output & { artist?: string; title?: string; id?: string }) => {
+    .action(async (o: Output & { artist?: string; title?: string; id?: string; document?: boolean }) => {
       if (!o.id && !(o.artist && o.title)) throw new RapflowError('CONFIG_INVALID', 'name the song: --artist and --title, or --id');
       const id = o.id ?? songId(o.artist!, o.title!);
+      if (o.document) {
+        const doc = await new StargateReader(stargateOf(ctx.config), ctx.config.cassandra.keyspace).document('Song', id);
+        if (!doc) throw new RapflowError('CONFIG_INVALID', `no document for song ${o.id ? `id ${o.id}` : `"${o.title}" by "${o.artist}"`} in collection ${COLLECTIONS.Song} (written only when consume runs with SINK=stargate)`);
+        ctx.out(JSON.stringify(doc, null, 2));
+        return;
+      }
       const { song, lines } = await withReader(ctx, async (r) => ({ song: await r.song(id), lines: await r.lines(id) }));
       if (!song) throw new RapflowError('CONFIG_INVALID', `no song ${o.id ? `with id ${o.id}` : `"${o.title}" by "${o.artist}"`} (\`rapflow query songs --artist ...\` lists them)`);
       out(o, { ...song, lines }, () => {

@@ -1,6 +1,7 @@
 // Cassandra over CQL (cassandra-driver): sessions, schema bootstrap, and driver errors turned into ours.
 import cassandra from 'cassandra-driver';
 import { RapflowError } from '../../errors.js';
+import type { TableDef } from '../tables.js';
 
 export interface CqlSettings {
   contactPoint: string;
@@ -88,7 +89,41 @@ export class CqlSession {
     for (const s of statements) await this.execute(s.replaceAll('{ks}', ks));
   }
 
+  /**
+   * Adds the columns the datamodel has and a table lacks (a new optional Avro field, such as Song
+   * v2's bpm). It never drops or retypes a column: a column of another type is refused with the
+   * reason. Returns `table.column` of each column added.
+   */
+  async addMissingColumns(defs: readonly TableDef[]): Promise<string[]> {
+    const ks = this.settings.keyspace;
+    const rs = await this.execute('SELECT table_name, column_name, type FROM system_schema.columns WHERE keyspace_name = ?', [ks], { prepare: true });
+    const have = new Map(rs.rows.map((r) => [`${String(r.get('table_name'))}.${String(r.get('column_name'))}`, String(r.get('type'))]));
+    const added: string[] = [];
+    for (const t of defs) {
+      for (const [name, type] of t.columns) {
+        const found = have.get(`${t.name}.${name}`);
+        if (found === undefined) {
+          await this.execute(`ALTER TABLE ${ks}.${t.name} ADD ${name} ${type}`);
+          added.push(`${t.name}.${name}`);
+        } else if (sameType(found) !== type) {
+          throw retypeRefused(ks, t.name, name, found, type);
+        }
+      }
+    }
+    return added;
+  }
+
   async close(): Promise<void> {
     await this.client.shutdown();
   }
+}
+
+/** CQL spells text as varchar too. */
+export const sameType = (t: string) => t.replace(/\bvarchar\b/g, 'text');
+
+export function retypeRefused(ks: string, table: string, column: string, found: string, wanted: string): RapflowError {
+  return new RapflowError(
+    'CONFIG_INVALID',
+    `${ks}.${table}.${column} is ${found}, the datamodel wants ${wanted}: db init adds columns but never retypes or drops one (that would lose data); migrate it by hand`,
+  );
 }

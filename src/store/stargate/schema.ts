@@ -4,6 +4,7 @@
 import { RapflowError } from '../../errors.js';
 import { TABLE_DEFS, type TableDef } from '../tables.js';
 import type { StargateClient } from './client.js';
+import { retypeRefused, sameType } from '../cql/session.js';
 
 /** The records written whole as documents, and their collections. */
 export const COLLECTIONS = { Song: 'song_docs', Artist: 'artist_docs', Meetup: 'meetup_docs' } as const;
@@ -23,12 +24,14 @@ export function stargateTable(t: TableDef) {
 export interface SchemaOutcome {
   keyspaceCreated: boolean;
   tablesCreated: string[];
+  /** `table.column` of each column added to an existing table (a new optional field). */
+  columnsAdded: string[];
   collectionsCreated: string[];
 }
 
 /** Creates what is missing of the keyspace, tables and collections (idempotent). */
 export async function ensureStargateSchema(client: StargateClient, keyspace: string, replicas: number, tables: readonly TableDef[] = TABLE_DEFS): Promise<SchemaOutcome> {
-  const out: SchemaOutcome = { keyspaceCreated: false, tablesCreated: [], collectionsCreated: [] };
+  const out: SchemaOutcome = { keyspaceCreated: false, tablesCreated: [], columnsAdded: [], collectionsCreated: [] };
   const ks = await client.request('GET', `/v2/schemas/keyspaces/${keyspace}`, { accept: [200, 404] });
   if (ks.status === 404) {
     await client.request('POST', '/v2/schemas/keyspaces', { body: { name: keyspace, replicas }, accept: [201] });
@@ -36,7 +39,10 @@ export async function ensureStargateSchema(client: StargateClient, keyspace: str
   }
   const existing = new Set(await tableNames(client, keyspace));
   for (const t of tables) {
-    if (existing.has(t.name)) continue;
+    if (existing.has(t.name)) {
+      out.columnsAdded.push(...(await addMissingColumns(client, keyspace, t)));
+      continue;
+    }
     await client.request('POST', `/v2/schemas/keyspaces/${keyspace}/tables`, { body: stargateTable(t), accept: [201] });
     out.tablesCreated.push(t.name);
   }
@@ -47,6 +53,23 @@ export async function ensureStargateSchema(client: StargateClient, keyspace: str
     if (res.status === 201) out.collectionsCreated.push(name);
   }
   return out;
+}
+
+/** The columns the datamodel has and the table lacks, added through the schema API; never a drop or retype. */
+async function addMissingColumns(client: StargateClient, keyspace: string, t: TableDef): Promise<string[]> {
+  const res = await client.get<{ data?: { columnDefinitions?: { name: string; typeDefinition: string }[] } }>(`/v2/schemas/keyspaces/${keyspace}/tables/${t.name}`);
+  const have = new Map((res.data?.columnDefinitions ?? []).map((c) => [c.name, c.typeDefinition.toLowerCase()]));
+  const added: string[] = [];
+  for (const [name, typeDefinition] of t.columns) {
+    const found = have.get(name);
+    if (found === undefined) {
+      await client.request('POST', `/v2/schemas/keyspaces/${keyspace}/tables/${t.name}/columns`, { body: { name, typeDefinition, static: false }, accept: [201] });
+      added.push(`${t.name}.${name}`);
+    } else if (sameType(found) !== typeDefinition) {
+      throw retypeRefused(keyspace, t.name, name, found, typeDefinition);
+    }
+  }
+  return added;
 }
 
 async function tableNames(client: StargateClient, keyspace: string): Promise<string[] | undefined> {
