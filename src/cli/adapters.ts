@@ -29,13 +29,13 @@ export const registryOf = (c: Config) => new Registry(c.registry.url, c.kafka.to
 export const storeOf = (c: Config) => new ObjectStore(s3Client(c.s3));
 export const cqlOf = (c: Config) => new CqlSession({ ...c.cassandra });
 
-export const stargateOf = (c: Config, maxSockets?: number) =>
+export const stargateOf = (c: Config, onRenew?: (what: string) => void) =>
   new StargateClient({
     restUrl: c.read.stargateUrl,
     authUrl: c.read.stargateAuthUrl,
     username: c.cassandra.username,
     password: c.cassandra.password,
-    ...(maxSockets ? { maxSockets } : {}),
+    ...(onRenew ? { onRenew } : {}),
   });
 
 /** Reads rows back, over CQL or through Stargate's REST API (READ_API): the same RapReader questions. */
@@ -58,9 +58,9 @@ export interface OpenSink {
   close: () => Promise<void>;
 }
 
-export async function sinkOf(c: Config): Promise<OpenSink> {
+export async function sinkOf(c: Config, log?: Logger): Promise<OpenSink> {
   if (sinkKindOf(c) === 'stargate') {
-    const client = stargateOf(c);
+    const client = stargateOf(c, (what) => log?.info({ request: what }, 'Stargate token renewed after a 401'));
     const ks = c.cassandra.keyspace;
     return {
       kind: 'stargate',

@@ -54,7 +54,7 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
   const dlq = await kafka.producer();
   let store: Awaited<ReturnType<typeof sinkOf>>;
   try {
-    store = await sinkOf(c);
+    store = await sinkOf(c, log);
     // Collections and tables must exist before the first write (concurrent first writes to a
     // missing collection fail); made over CQL, Stargate sees them only after about a minute.
     if (store.kind === 'stargate') {

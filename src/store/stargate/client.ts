@@ -18,6 +18,8 @@ export interface StargateSettings {
   retry?: RetryPolicy;
   /** Sockets kept open to Stargate: at least the requests the caller has in flight. */
   maxSockets?: number;
+  /** Called when a 401 made the client get a new token (an expired or revoked one). */
+  onRenew?: (what: string) => void;
 }
 
 const RETRY: RetryPolicy = { attempts: 5, initialDelayMs: 200, maxDelayMs: 3_000 };
@@ -137,7 +139,10 @@ export class StargateClient {
         if (opts.accept.includes(res.status)) return { status: res.status, data: res.data as T };
         if (res.status === 401 && !renewed) {
           // Tokens expire after a while unused (1800 s by default) or are revoked: get a new one, once.
-          if (this.token === token) this.token = undefined;
+          if (this.token === token) {
+            this.token = undefined;
+            this.s.onRenew?.(what);
+          }
           continue;
         }
         throw stargateError({ status: res.status, description: descriptionOf(res.data) }, what);
