@@ -102,8 +102,8 @@ export const SERVICES: ServiceDef[] = [
     // A coordinator (it owns no data) joined to the node's ring; scripts/stack/stargate.sh.
     name: 'stargate',
     script: 'stargate.sh',
-    // auth, REST and Docs, health, its CQL and gossip: all on its own address.
-    ports: () => [8081, 8082, 8084, 9042, 7000],
+    // auth, REST and Docs, health, GraphQL, gRPC, its CQL and gossip: all on its own address.
+    ports: () => [8081, 8082, 8084, 8080, 8090, 9042, 7000],
     host: (ep) => new URL(ep.stargateUrl).hostname,
     url: (ep) => ep.stargateUrl,
     probe: probeStargate,
