@@ -9,7 +9,7 @@ import { artistId, songId } from '../../src/model/ids.js';
 import type { ReportData } from '../../src/report/build.js';
 import { CqlSession } from '../../src/store/cql/session.js';
 import { rapflow } from './cli.js';
-import { config, dropIsolated, isolatedEnv } from './stack.js';
+import { config, dropIsolated, isolatedEnv, testStack } from './stack.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const tmp = mkdtempSync(join(tmpdir(), 'rapflow-run-'));
@@ -19,6 +19,8 @@ const out = join(tmp, 'out');
 const manifest = join(out, 'manifest.json');
 const cql = new CqlSession({ ...config.cassandra, keyspace: env.CASSANDRA_KEYSPACE });
 let first = { code: -1, stdout: '', stderr: '' };
+// The main job writes through Stargate when the stack has a coordinator, and says so either way.
+const viaStargate = (await testStack().status(['stargate']))[0]?.state === 'up';
 
 /** The sample data plus one file written to attack the report: markup in names, titles and lyrics. */
 export const HOSTILE = `apiVersion: rap.dok.community/v1
@@ -75,6 +77,11 @@ describe('rapflow run, verify, query, report', () => {
     expect(first.stdout).toContain(`${prefix}rap.songs 34`);
     expect(first.stdout).toContain(`${prefix}rap.lyrics 489`);
     expect(first.stdout).toContain('consume:    539 records read, 539 written, 0 dead-lettered');
+    expect(first.stdout).toContain(
+      viaStargate
+        ? 'path:       writes through Stargate (REST v2 rows, Document API documents), reads through Stargate REST'
+        : 'path:       writes over CQL, reads over CQL; Stargate not installed, so not used',
+    );
     expect(first.stdout).toContain('verify:     ok, 15 files reconciled');
     expect(first.stdout).toContain('tables:     11 artists, 34 songs, 489 lyric lines, 5 meetups');
     expect(first.stdout).toMatch(/time: .*split \d+\.\d s.*verify \d+\.\d s.*report \d+\.\d s/);
