@@ -1,6 +1,6 @@
 // Helpers shared by the benchmarks: the local stack's config, timing, and a printed table.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadConfig } from '../src/config/index.js';
 import { endpointsFrom, Stack } from '../src/stack/index.js';
 import { processCpuSeconds } from './procs.js';
@@ -71,4 +71,25 @@ export async function settle(maxSeconds = 90, cores = 0.15): Promise<number> {
 
 export function cpuDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.keys(after).map((k) => [k, (after[k] ?? 0) - (before[k] ?? 0)]));
+}
+
+const markers = (name: string) => [`<!-- bench/${name}: begin (written by the bench; do not edit by hand) -->`, `<!-- bench/${name}: end -->`] as const;
+
+/** Replaces (or appends) one bench's section of a document, between its markers: several benches write one page. */
+export function writeSection(file: string, name: string, lines: string[]): void {
+  const [begin, end] = markers(name);
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const block = [begin, ...lines, end].join('\n');
+  const at = text.indexOf(begin);
+  const next = at >= 0 ? `${text.slice(0, at)}${block}${text.slice(text.indexOf(end, at) + end.length)}` : `${text.trimEnd()}\n\n${block}\n`;
+  writeFileSync(file, next);
+}
+
+/** A section another bench wrote into `file` (markers included), to carry over when this one rewrites the page. */
+export function sectionOf(file: string, name: string): string | undefined {
+  if (!existsSync(file)) return undefined;
+  const [begin, end] = markers(name);
+  const text = readFileSync(file, 'utf8');
+  const at = text.indexOf(begin);
+  return at < 0 ? undefined : text.slice(at, text.indexOf(end, at) + end.length);
 }

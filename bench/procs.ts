@@ -36,6 +36,9 @@ export function processCpuSeconds(pid: number): number {
   }
 }
 
+/** Resident memory of a process now, in MB. */
+export const rssMb = (pid: number): number => Math.round(rssKb(pid) / 1024);
+
 const rssKb = (pid: number): number => {
   try {
     const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
