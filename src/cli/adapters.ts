@@ -68,7 +68,7 @@ export async function sinkOf(c: Config, log?: Logger): Promise<OpenSink> {
       check: async () => {
         await client.get(`/v2/schemas/keyspaces/${ks}`);
       },
-      close: () => Promise.resolve(),
+      close: () => client.close(),
     };
   }
   const cql = cqlOf(c);
@@ -89,7 +89,11 @@ export async function sinkOf(c: Config, log?: Logger): Promise<OpenSink> {
  * Stargate sees them at once rather than a minute later.
  */
 export async function initSchema(c: Config, sink: SinkKind): Promise<{ stargate?: SchemaOutcome; columnsAdded: string[] }> {
-  const stargate = sink === 'stargate' ? await ensureStargateSchema(stargateOf(c), c.cassandra.keyspace, c.cassandra.replicationFactor) : undefined;
+  let stargate: SchemaOutcome | undefined;
+  if (sink === 'stargate') {
+    const client = stargateOf(c);
+    stargate = await ensureStargateSchema(client, c.cassandra.keyspace, c.cassandra.replicationFactor).finally(() => client.close());
+  }
   const cql = cqlOf(c);
   try {
     await cql.connect();

@@ -58,9 +58,10 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
     // Collections and tables must exist before the first write (concurrent first writes to a
     // missing collection fail); made over CQL, Stargate sees them only after about a minute.
     if (store.kind === 'stargate') {
-      await waitForStargateSchema(stargateOf(c), c.cassandra.keyspace, STARGATE_SCHEMA_WAIT_MS, (missing) =>
+      const client = stargateOf(c);
+      await waitForStargateSchema(client, c.cassandra.keyspace, STARGATE_SCHEMA_WAIT_MS, (missing) =>
         log.warn({ keyspace: c.cassandra.keyspace, missing }, 'waiting for Stargate to see the schema'),
-      );
+      ).finally(() => client.close());
     }
   } catch (err) {
     await dlq.disconnect();

@@ -96,7 +96,8 @@ export function registerQuery(program: Command, ctx: CliContext): void {
       if (!o.id && !(o.artist && o.title)) throw new RapflowError('CONFIG_INVALID', 'name the song: --artist and --title, or --id');
       const id = o.id ?? songId(o.artist!, o.title!);
       if (o.document) {
-        const doc = await new StargateReader(stargateOf(ctx.config), ctx.config.cassandra.keyspace).document('Song', id);
+        const docs = new StargateReader(stargateOf(ctx.config), ctx.config.cassandra.keyspace);
+        const doc = await docs.document('Song', id).finally(() => docs.close());
         if (!doc) throw new RapflowError('CONFIG_INVALID', `no document for song ${o.id ? `id ${o.id}` : `"${o.title}" by "${o.artist}"`} in collection ${COLLECTIONS.Song} (written only when consume runs with SINK=stargate)`);
         ctx.out(JSON.stringify(doc, null, 2));
         return;

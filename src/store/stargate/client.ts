@@ -1,9 +1,12 @@
 // Stargate's HTTP APIs (what K8ssandra puts in front of Cassandra), as rapflow's client: a token
 // from the auth API, renewed once on 401; 429, 5xx and lost connections retried with backoff; other
-// answers handed back or classified. No axios error object ever leaves this file: their config
-// holds the token.
-import { Agent as HttpAgent } from 'node:http';
-import axios, { type AxiosInstance } from 'axios';
+// answers handed back or classified. No HTTP library's error object leaves this file, so no header
+// (the token) can reach a log.
+//
+// undici (Node's own HTTP client, as a package) rather than axios, which the registry client uses:
+// REST writes one HTTP request per row, and against a real Stargate axios cost 0.45-0.79 ms of CPU a
+// request where undici cost 0.17-0.29 (1,134 against 1,875 rows/s at 32 in flight, same run).
+import { Pool } from 'undici';
 import { RapflowError } from '../../errors.js';
 import { withRetry, type RetryPolicy } from '../../retry.js';
 
@@ -35,9 +38,10 @@ export interface Answer<T> {
   data: T;
 }
 
+/** A request that got no answer: the connection's error code (ECONNREFUSED, UND_ERR_HEADERS_TIMEOUT...), never the request. */
 function failureOf(err: unknown): Failure {
-  if (axios.isAxiosError(err)) return { status: err.response?.status, code: err.code, description: descriptionOf(err.response?.data) };
-  return { description: err instanceof Error ? err.message : String(err) };
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? { code } : { description: err instanceof Error ? err.message : String(err) };
 }
 
 /** Stargate's error body is `{"description","code"}`; a 414 from Jetty is HTML, which we do not repeat. */
@@ -72,27 +76,49 @@ export function schemaMissing(what: string, description: string | undefined, key
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export class StargateClient {
-  private readonly http: AxiosInstance;
+  // Keep-alive pools, one per origin: a REST write is one small request per row, and a new
+  // connection for each would cost Stargate's Jetty and both kernels more than the write.
+  private readonly rest: Pool;
+  private readonly auth: Pool;
+  private readonly restPath: string;
+  private readonly authPath: string;
   private token: Promise<string> | undefined;
   /** Tokens obtained, the first included: a renewal after a 401 shows as 2. */
   logins = 0;
 
   constructor(readonly s: StargateSettings) {
-    this.http = axios.create({
-      timeout: s.timeoutMs ?? 10_000,
-      validateStatus: () => true,
-      // Keep-alive: a REST write is one small request per row, and a new connection for each
-      // would cost Stargate's Jetty and both kernels more than the write.
-      httpAgent: new HttpAgent({ keepAlive: true, maxSockets: s.maxSockets ?? 64 }),
-      maxContentLength: 64 * 1024 * 1024,
-      maxBodyLength: 64 * 1024 * 1024,
+    const timeout = s.timeoutMs ?? 10_000;
+    const pool = (url: string) => new Pool(new URL(url).origin, { connections: s.maxSockets ?? 64, headersTimeout: timeout, bodyTimeout: timeout, connectTimeout: timeout });
+    this.rest = pool(s.restUrl);
+    this.auth = pool(s.authUrl);
+    this.restPath = new URL(s.restUrl).pathname.replace(/\/$/, '');
+    this.authPath = new URL(s.authUrl).pathname.replace(/\/$/, '');
+  }
+
+  /** One HTTP exchange: its status and its body, parsed when it is JSON (an empty body is ''). */
+  private async exchange(pool: Pool, method: Method, path: string, headers: Record<string, string>, body?: unknown): Promise<Answer<unknown>> {
+    const res = await pool.request({
+      method,
+      path,
+      headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
+    const text = await res.body.text();
+    let data: unknown = text;
+    if (text !== '' && String(res.headers['content-type'] ?? '').includes('json')) {
+      try {
+        data = JSON.parse(text) as unknown;
+      } catch {
+        data = text;
+      }
+    }
+    return { status: res.statusCode, data };
   }
 
   private async login(): Promise<string> {
     let res;
     try {
-      res = await this.http.post(`${this.s.authUrl}/v1/auth`, { username: this.s.username, password: this.s.password });
+      res = await this.exchange(this.auth, 'POST', `${this.authPath}/v1/auth`, {}, { username: this.s.username, password: this.s.password });
     } catch (err) {
       throw stargateError(failureOf(err), 'authenticating');
     }
@@ -124,15 +150,10 @@ export class StargateClient {
     return withRetry(async () => {
       for (let renewed = false; ; renewed = true) {
         const { token, value } = await this.currentToken();
+        const query = opts.params ? `?${new URLSearchParams(opts.params).toString()}` : '';
         let res;
         try {
-          res = await this.http.request({
-            method,
-            url: `${this.s.restUrl}${path}`,
-            ...(opts.params ? { params: opts.params } : {}),
-            ...(opts.body === undefined ? {} : { data: opts.body }),
-            headers: { 'X-Cassandra-Token': value, ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }) },
-          });
+          res = await this.exchange(this.rest, method, `${this.restPath}${path}${query}`, { 'x-cassandra-token': value }, opts.body);
         } catch (err) {
           throw stargateError(failureOf(err), what);
         }
@@ -153,5 +174,10 @@ export class StargateClient {
   /** A GET that must answer 200. */
   async get<T>(path: string, params: Record<string, string> = {}): Promise<T> {
     return (await this.request<T>('GET', path, { params, accept: [200] })).data;
+  }
+
+  /** Lets go of the connections (a process that is done with Stargate). */
+  async close(): Promise<void> {
+    await Promise.allSettled([this.rest.close(), this.auth.close()]);
   }
 }

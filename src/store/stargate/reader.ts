@@ -105,6 +105,6 @@ export class StargateReader extends TableReader {
   }
 
   close(): Promise<void> {
-    return Promise.resolve();
+    return this.client.close();
   }
 }
