@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { find, renderChart, ROOT, type K8sObject } from '../manifests/tools.js';
 import { rapflow, runProcess, type CliResult } from './cli.js';
-import { config, dropBucket, dropIsolated, isolatedEnv, uniqueName } from './stack.js';
+import { config, dropBucket, dropIsolated, isolatedEnv, testStack, uniqueName } from './stack.js';
+
+const viaStargate = (await testStack().status(['stargate']))[0]?.state === 'up';
 
 type Any = any;
 
@@ -33,8 +35,12 @@ const LOCAL: Record<string, string> = {
   CASSANDRA_PASSWORD: config.cassandra.password,
   // The local broker is plaintext without SASL; the cluster's TLS and SCRAM are checked offline.
   KAFKA_TLS: 'false',
-  // No Stargate in the local stack (docs/local-stack.md): verify and report read over CQL here.
-  READ_API: 'cql',
+  // The chart writes and reads through K8ssandra's Stargate: here through the local stack's
+  // coordinator when it has one, else over CQL (the rest of the chart's commands are the same).
+  SINK: viaStargate ? 'stargate' : 'cql',
+  READ_API: viaStargate ? 'stargate' : 'cql',
+  STARGATE_URL: config.read.stargateUrl,
+  STARGATE_AUTH_URL: config.read.stargateAuthUrl,
   ...isolated,
   S3_ARTIFACTS_BUCKET: uniqueName('k8s-art'),
 };
@@ -50,7 +56,7 @@ function envOf(container: Any, extra: Record<string, string> = {}): Record<strin
   const env: Record<string, string> = { ...configMap };
   for (const e of container.env as Any[]) env[e.name] = e.valueFrom ? '<secret>' : String(e.value).replaceAll('{{workflow.uid}}', runId);
   // Every endpoint and credential replaced is one the manifest sets (KAFKA_TLS=true, secrets, ...).
-  for (const k of ['KAFKA_BROKERS', 'REGISTRY_URL', 'S3_ENDPOINT', 'S3_SECRET_KEY', 'CASSANDRA_CONTACT_POINT', 'CASSANDRA_PASSWORD', 'KAFKA_TLS', 'READ_API']) expect(env, k).toHaveProperty(k);
+  for (const k of ['KAFKA_BROKERS', 'REGISTRY_URL', 'S3_ENDPOINT', 'S3_SECRET_KEY', 'CASSANDRA_CONTACT_POINT', 'CASSANDRA_PASSWORD', 'KAFKA_TLS', 'SINK', 'READ_API', 'STARGATE_URL', 'STARGATE_AUTH_URL']) expect(env, k).toHaveProperty(k);
   for (const k of DROP) delete env[k];
   const out = { ...env, ...LOCAL, ...extra };
   expect(Object.values(out).filter((v) => v.includes('{{') || v === '<secret>')).toEqual([]);

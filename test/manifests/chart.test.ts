@@ -70,6 +70,14 @@ describe('helm/rapflow', () => {
     expect(policy.egress.flatMap((e: Any) => e.ports.map((p: Any) => p.port))).toEqual(expect.arrayContaining([53, 9093, 8080, 9042]));
   });
 
+  it('writes through Stargate by default (SINK, and its ports in the egress policy), with CQL a value away', () => {
+    const ports = (args: string[]) => spec(find(renderChart(args), 'NetworkPolicy', 'rapflow-consumer')).egress.flatMap((e: Any) => e.ports.map((p: Any) => p.port)) as number[];
+    expect(find(renderChart(), 'ConfigMap', 'rapflow-config').data!.SINK).toBe('stargate');
+    expect(ports([])).toEqual(expect.arrayContaining([8081, 8082]));
+    expect(find(renderChart(['--set', 'cassandra.sink=cql']), 'ConfigMap', 'rapflow-config').data!.SINK).toBe('cql');
+    expect(ports(['--set', 'cassandra.sink=cql'])).not.toContain(8082);
+  });
+
   it('renders the optional parts only when asked', () => {
     const kinds = (args: string[]) => renderChart(args).map((o) => `${o.kind}/${o.metadata.name}`);
     expect(kinds([])).not.toContain('ServiceMonitor/rapflow-consumer');
