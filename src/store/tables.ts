@@ -1,5 +1,6 @@
 // The Cassandra tables rapflow writes, designed for the reads (docs/data-design.md), and how records map to rows.
 import type { RecordName } from '../codec/schemas.js';
+import { RapflowError } from '../errors.js';
 
 /** A column type as both CQL and Stargate's schema API spell it. */
 export type ColumnType = 'uuid' | 'text' | 'int' | 'date' | 'list<text>';
@@ -150,4 +151,14 @@ export function byRecord<F extends { index: number }>(failures: F[], owner: numb
     if (!seen.has(i)) seen.set(i, { ...f, index: i });
   }
   return [...seen.values()];
+}
+
+/** CQL spells text as varchar too. */
+export const sameType = (t: string) => t.replace(/\bvarchar\b/g, 'text');
+
+export function retypeRefused(ks: string, table: string, column: string, found: string, wanted: string): RapflowError {
+  return new RapflowError(
+    'CONFIG_INVALID',
+    `${ks}.${table}.${column} is ${found}, the datamodel wants ${wanted}: db init adds columns but never retypes or drops one (that would lose data); migrate it by hand`,
+  );
 }

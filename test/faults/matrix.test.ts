@@ -225,7 +225,7 @@ describe('fault matrix', () => {
     // written (at most 60 s), then answers 401.
     const cql = new CqlSession({ ...config.cassandra, keyspace: 'data_endpoint_auth' });
     await cql.connect();
-    await cql.execute('TRUNCATE data_endpoint_auth.token');
+    await cql.execute('TRUNCATE data_endpoint_auth."token"'); // `token` is a CQL keyword
     await cql.close();
     await sleep(65_000);
     await sc.supervise(() => sc.split({}, second));

@@ -1,7 +1,7 @@
 // Cassandra over CQL (cassandra-driver): sessions, schema bootstrap, and driver errors turned into ours.
 import cassandra from 'cassandra-driver';
 import { RapflowError } from '../../errors.js';
-import type { TableDef } from '../tables.js';
+import { retypeRefused, sameType, type TableDef } from '../tables.js';
 
 export interface CqlSettings {
   contactPoint: string;
@@ -116,14 +116,4 @@ export class CqlSession {
   async close(): Promise<void> {
     await this.client.shutdown();
   }
-}
-
-/** CQL spells text as varchar too. */
-export const sameType = (t: string) => t.replace(/\bvarchar\b/g, 'text');
-
-export function retypeRefused(ks: string, table: string, column: string, found: string, wanted: string): RapflowError {
-  return new RapflowError(
-    'CONFIG_INVALID',
-    `${ks}.${table}.${column} is ${found}, the datamodel wants ${wanted}: db init adds columns but never retypes or drops one (that would lose data); migrate it by hand`,
-  );
 }

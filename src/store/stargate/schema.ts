@@ -2,9 +2,8 @@
 // Document API collections in the same keyspace (a namespace is a keyspace). Schema made this way is
 // seen by Stargate at once; made over CQL, Stargate sees it only after about a minute.
 import { RapflowError } from '../../errors.js';
-import { TABLE_DEFS, type TableDef } from '../tables.js';
+import { retypeRefused, sameType, TABLE_DEFS, type TableDef } from '../tables.js';
 import type { StargateClient } from './client.js';
-import { retypeRefused, sameType } from '../cql/session.js';
 
 /** The records written whole as documents, and their collections. */
 export const COLLECTIONS = { Song: 'song_docs', Artist: 'artist_docs', Meetup: 'meetup_docs' } as const;

@@ -27,8 +27,13 @@ export interface StargateSinkStats {
   documentsRewritten: number;
 }
 
-/** A 400 that names the schema (a column or table it lacks) is our configuration, not the record's data. */
-const SCHEMA_PROBLEM = /unknown (field|column)|undefined column|column .* (does not exist|not found)|table .* (does not exist|not found)|unconfigured table|keyspace .* does not exist/i;
+/**
+ * A 400 that names the schema is our configuration, not the record's data: a column the table lacks
+ * ("Unknown field name 'bpm'.", as v1.0.91 says it), or a value the column cannot hold ("Invalid Int
+ * value ..."), which for records the Avro datamodel already typed means the column has another type
+ * than the datamodel's.
+ */
+const SCHEMA_PROBLEM = /unknown (field|column)|undefined column|column .* (does not exist|not found)|table .* (does not exist|not found)|unconfigured table|keyspace .* does not exist|invalid \w+ value/i;
 
 type Refused = { error: RapflowError };
 
