@@ -11,7 +11,7 @@ import { loadSchemaSet, topicOf } from '../../src/codec/schemas.js';
 import { recordsOf, validateFile } from '../../src/model/validate.js';
 import { CqlSession } from '../../src/store/cql/session.js';
 import { rapflow } from './cli.js';
-import { config, dropIsolated, isolatedEnv, uniqueName } from './stack.js';
+import { config, dropIsolated, isolatedEnv, readTopics, uniqueName } from './stack.js';
 
 const set = loadSchemaSet('avro');
 const tmp = mkdtempSync(join(tmpdir(), 'rapflow-consume-'));
@@ -146,5 +146,31 @@ describe('consume: Kafka to Cassandra', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(stdout).toContain('consumed 537 records: 535 written, 2 dead-lettered');
+  });
+
+  it('a column and a table dropped behind the consumer stop it with exit 78, dead-letter nothing and commit nothing past them; db init mends them and a restart writes everything', async () => {
+    const ks = env.CASSANDRA_KEYSPACE;
+    const dlqTopic = topicOf('DeadLetter', prefix);
+    const lettersBefore = (await readTopics([dlqTopic], 1_000)).length;
+    await cql.execute(`ALTER TABLE ${ks}.lyric_lines DROP performer`);
+    await cql.execute(`DROP TABLE ${ks}.meetups`);
+    const group = uniqueName('drift');
+    const broken = await rapflow(['consume', '--idle-exit', '5'], { ...env, KAFKA_CONSUMER_GROUP: group });
+    expect(broken.code, broken.stderr.slice(-2000)).toBe(78);
+    expect(broken.stderr).toMatch(/CONFIG_INVALID: CQL (batch of \d+ )?INSERT \S+\.(lyric_lines|meetups): .*rapflow db init/);
+    expect((await readTopics([dlqTopic], 1_000)).length).toBe(lettersBefore);
+
+    const init = await rapflow(['db', 'init'], env);
+    expect(init.code, init.stderr).toBe(0);
+    expect(init.stdout).toContain('columns added for the datamodel: lyric_lines.performer');
+    const fixed = await rapflow(['consume', '--idle-exit', '5'], { ...env, KAFKA_CONSUMER_GROUP: group });
+    expect(fixed.code, fixed.stderr.slice(-2000)).toBe(0);
+    // A new group reads from the start: the two garbage records of the test above are its only dead letters.
+    expect(fixed.stdout).toMatch(/consumed \d+ records: \d+ written, 2 dead-lettered/);
+    expect((await readTopics([dlqTopic], 1_000)).length).toBe(lettersBefore + 2);
+    const rows = await snapshot();
+    expect(rows.meetups.map((m) => m.id).sort()).toEqual(expected.meetups.map((m) => m.id).sort());
+    const performers = await cql.execute(`SELECT performer FROM ${ks}.lyric_lines`, [], { fetchSize: 5_000 });
+    expect(performers.rows.filter((r) => r.get('performer') === null)).toEqual([]);
   });
 });

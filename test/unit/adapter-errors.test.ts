@@ -3,7 +3,7 @@ import cassandra from 'cassandra-driver';
 import kafkajs from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { registryError } from '../../src/codec/registry.js';
-import { cqlError } from '../../src/store/cql/session.js';
+import { cqlError, statementName } from '../../src/store/cql/session.js';
 import { s3Error } from '../../src/source/s3.js';
 import { kafkaError } from '../../src/transport/kafka.js';
 
@@ -27,16 +27,29 @@ describe('kafkaError', () => {
 });
 
 describe('cqlError', () => {
-  const response = (code: number) => Object.assign(Object.create(cassandra.errors.ResponseError.prototype) as Error, { code, message: 'm' });
+  const response = (code: number, message = 'm') => Object.assign(Object.create(cassandra.errors.ResponseError.prototype) as Error, { code, message });
   it.each([
     ['no host', new cassandra.errors.NoHostAvailableError({}), 'SINK_UNAVAILABLE'],
     ['a timeout', new cassandra.errors.OperationTimedOutError('timed out'), 'SINK_UNAVAILABLE'],
     ['overloaded', response(cassandra.types.responseErrorCodes.overloaded), 'SINK_UNAVAILABLE'],
     ['a write timeout', response(cassandra.types.responseErrorCodes.writeTimeout), 'SINK_UNAVAILABLE'],
     ['bad credentials', new cassandra.errors.AuthenticationError('Provided username cassandra and/or password are incorrect'), 'SINK_AUTH_FAILED'],
-    ['a syntax error (a bug of ours)', response(cassandra.types.responseErrorCodes.syntaxError), 'INTERNAL'],
+    // The statement or the schema, not the row: configuration (exit 78), never a dead letter.
+    ['a syntax error', response(cassandra.types.responseErrorCodes.syntaxError), 'CONFIG_INVALID'],
+    ['an unknown column', response(cassandra.types.responseErrorCodes.invalid, 'Undefined column name bpm in table ks.songs'), 'CONFIG_INVALID'],
+    ['a missing keyspace', response(cassandra.types.responseErrorCodes.invalid, 'keyspace nosuch does not exist'), 'CONFIG_INVALID'],
+    ['a value the column type cannot take', new TypeError('Expected Number, obtained "x"'), 'CONFIG_INVALID'],
+    // Too big for one batch: the rows' size, so the sink writes them one by one.
+    ['a batch too large', response(cassandra.types.responseErrorCodes.invalid, 'Batch too large'), 'INTERNAL'],
+    ['anything else from the driver', new Error('unexpected'), 'INTERNAL'],
   ])('%s -> %s', (_what, err, code) => {
     expect(cqlError(err, 'writing').code).toBe(code);
+  });
+
+  it('names the statement by its verb and table', () => {
+    expect(statementName('SELECT * FROM nosuch.artists WHERE id = ?')).toBe('SELECT nosuch.artists');
+    expect(statementName('INSERT INTO ks.songs (id) VALUES (?)')).toBe('INSERT ks.songs');
+    expect(statementName('CREATE TABLE IF NOT EXISTS ks.t (id int PRIMARY KEY)')).toBe('CREATE ks.t');
   });
 });
 

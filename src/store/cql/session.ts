@@ -17,6 +17,12 @@ const codes = cassandra.types.responseErrorCodes;
 const BAD_CREDENTIALS: number = codes.badCredentials;
 const UNAUTHORIZED: number = codes.unauthorized;
 const TRANSIENT = new Set<number>([codes.unavailableException, codes.overloaded, codes.isBootstrapping, codes.writeTimeout, codes.readTimeout, codes.serverError]);
+/**
+ * The statement, not the data: a syntax error, or a query the schema cannot take (an unknown column
+ * or table, a missing keyspace, a value of a type the column does not have). Records the Avro
+ * datamodel typed never cause these, so they mean the tables and the datamodel disagree.
+ */
+const STATEMENT = new Set<number>([codes.syntaxError, codes.invalid, codes.configError]);
 
 export function cqlError(err: unknown, what: string): RapflowError {
   if (err instanceof RapflowError) return err;
@@ -34,6 +40,17 @@ export function cqlError(err: unknown, what: string): RapflowError {
     (err instanceof cassandra.errors.ResponseError && TRANSIENT.has(err.code))
   ) {
     return new RapflowError('SINK_UNAVAILABLE', `${what}: Cassandra unavailable (${message.split('\n')[0]})`, { cause: err });
+  }
+  // A batch over Cassandra's size limit is refused as invalid too, for its rows' size: the sink
+  // writes such a batch again row by row, so it must stay a refusal of the data.
+  if (err instanceof cassandra.errors.ResponseError && STATEMENT.has(err.code) && !/batch too large/i.test(message)) {
+    return new RapflowError('CONFIG_INVALID', `${what}: ${message}. The keyspace's tables do not match what rapflow expects: check CASSANDRA_KEYSPACE and run \`rapflow db init\`, which adds what the datamodel needs`, {
+      cause: err,
+    });
+  }
+  // The driver checks values against the column types before sending: a mismatch is the same disagreement.
+  if (err instanceof TypeError && /^(Expected|Not a valid)/.test(message)) {
+    return new RapflowError('CONFIG_INVALID', `${what}: ${message}: a column's type differs from the datamodel's (\`rapflow db init\` says which)`, { cause: err });
   }
   return new RapflowError('INTERNAL', `${what}: ${message}`, { cause: err });
 }
@@ -67,7 +84,7 @@ export class CqlSession {
     try {
       return await this.client.execute(query, params, options);
     } catch (err) {
-      throw cqlError(err, `CQL ${query.split(/\s+/).slice(0, 3).join(' ')}`);
+      throw cqlError(err, `CQL ${statementName(query)}`);
     }
   }
 
@@ -76,7 +93,7 @@ export class CqlSession {
     try {
       await this.client.batch(queries, { prepare: true, logged: false });
     } catch (err) {
-      throw cqlError(err, `CQL batch of ${queries.length}`);
+      throw cqlError(err, `CQL batch of ${queries.length} ${queries[0] ? statementName(queries[0].query) : ''}`.trimEnd());
     }
   }
 
@@ -116,4 +133,11 @@ export class CqlSession {
   async close(): Promise<void> {
     await this.client.shutdown();
   }
+}
+
+/** A statement as errors name it: its verb and the table it is about (`SELECT ... FROM ks.songs`). */
+export function statementName(query: string): string {
+  const words = query.trim().split(/\s+/);
+  const table = /\b(?:FROM|INTO|UPDATE|TABLE|KEYSPACE)\s+(?:IF (?:NOT )?EXISTS\s+)?([\w.]+)/i.exec(query)?.[1];
+  return table ? `${words[0]} ${table}` : words.slice(0, 3).join(' ');
 }

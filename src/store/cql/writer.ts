@@ -109,7 +109,9 @@ export class CqlSink implements RecordSink {
         return undefined;
       } catch (err) {
         const e = err instanceof RapflowError ? err : new RapflowError('INTERNAL', String(err), { cause: err });
-        if (e.behaviour === 'retryable' || e.code === 'SINK_AUTH_FAILED') {
+        // Retryable, or fatal for every row alike (credentials, tables that disagree with the
+        // datamodel): stop and throw for the whole call. Only what is left is this row's own.
+        if (e.behaviour === 'retryable' || e.code === 'SINK_AUTH_FAILED' || e.code === 'CONFIG_INVALID') {
           transient ??= e;
           return undefined;
         }
