@@ -86,6 +86,32 @@ function depthOf(v: YamlValue, d = 0): number {
   return max;
 }
 
+/**
+ * UTF-32 or UTF-16, told by a byte order mark or, without one, by the NUL bytes that ASCII text
+ * has in those encodings (every other byte, or three of every four, in the first 256 bytes); so
+ * a UTF-16 file is named for what it is rather than reported as binary. Own code: TextDecoder
+ * decodes a known encoding but does not guess one, and a detection library is more than this needs.
+ */
+export function wideEncoding(bytes: Uint8Array): string | undefined {
+  const b = bytes;
+  if (b.length >= 4 && b[0] === 0xff && b[1] === 0xfe && b[2] === 0 && b[3] === 0) return 'UTF-32 (little-endian, with a byte order mark)';
+  if (b.length >= 4 && b[0] === 0 && b[1] === 0 && b[2] === 0xfe && b[3] === 0xff) return 'UTF-32 (big-endian, with a byte order mark)';
+  if (b.length >= 2 && b[0] === 0xff && b[1] === 0xfe) return 'UTF-16 (little-endian, with a byte order mark)';
+  if (b.length >= 2 && b[0] === 0xfe && b[1] === 0xff) return 'UTF-16 (big-endian, with a byte order mark)';
+  const n = Math.min(b.length, 256) & ~3;
+  if (n < 8) return undefined;
+  const zeros = [0, 0, 0, 0];
+  for (let i = 0; i < n; i++) if (b[i] === 0) zeros[i % 4]!++;
+  const quarter = n / 4;
+  const mostly = (k: number) => zeros[k]! >= quarter * 0.9;
+  const few = (k: number) => zeros[k]! <= quarter * 0.1;
+  if (mostly(1) && mostly(2) && mostly(3) && few(0)) return 'UTF-32 (little-endian)';
+  if (mostly(0) && mostly(1) && mostly(2) && few(3)) return 'UTF-32 (big-endian)';
+  if (mostly(1) && mostly(3) && few(0) && few(2)) return 'UTF-16 (little-endian)';
+  if (mostly(0) && mostly(2) && few(1) && few(3)) return 'UTF-16 (big-endian)';
+  return undefined;
+}
+
 export const oversize = (size: number, limit: number) => `file is ${size} bytes, more than the limit of ${limit} (split it into several files)`;
 
 /** Decodes and parses a whole file; never throws for bad input, reports it instead. */
@@ -94,6 +120,8 @@ export function readYaml(bytes: Uint8Array, limits: YamlLimits = DEFAULT_YAML_LI
   if (bytes.byteLength > limits.maxBytes) {
     return fail(oversize(bytes.byteLength, limits.maxBytes));
   }
+  const wide = wideEncoding(bytes);
+  if (wide) return fail(`this file is ${wide}; save it as UTF-8 (Rap-as-Code files are UTF-8 text)`);
   const nul = bytes.indexOf(0);
   if (nul >= 0) {
     const { line, column } = positionOfByte(bytes, nul);
