@@ -16,8 +16,7 @@ export function formatReports(reports: ServiceReport[]): string {
   return formatTable(['SERVICE', 'STATE', 'URL', 'START', 'PID', 'DETAIL'], rows) + notes.join('');
 }
 
-/** "1 file", "2 files": a count with its noun. */
-export const count = (n: number, noun: string, plural = `${noun}s`) => `${n} ${n === 1 ? noun : plural}`;
+export { count } from '../plural.js';
 
 /** Columns padded to their widest cell, by terminal columns (CJK and emoji take two); the last column runs free. */
 export function formatTable(header: string[], rows: string[][]): string {

@@ -2,6 +2,7 @@
 // reconcile file by file: every record a file yields must be readable as rows (or be dead-lettered).
 import { z } from 'zod';
 import { topicOf } from '../codec/schemas.js';
+import { count } from '../plural.js';
 import { RapflowError } from '../errors.js';
 import type { RecordSet } from '../model/records.js';
 import { recordsOf, validateFile, type ModelTypes } from '../model/validate.js';
@@ -166,7 +167,7 @@ function compareProduced(f: FileResult, set: RecordSet, prefix: string, check: F
   };
   for (const [topic, n] of Object.entries(yields)) {
     const produced = f.records[topic] ?? 0;
-    if (produced !== n) check.differences.push(`${topic}: the manifest says ${produced} records were produced, the file yields ${n}`);
+    if (produced !== n) check.differences.push(`${topic}: the manifest says ${count(produced, 'record')} ${produced === 1 ? 'was' : 'were'} produced, the file yields ${n}`);
   }
 }
 

@@ -1,5 +1,6 @@
 // The report as one self-contained HTML page: inline CSS, charts as inline SVG, no script, no
 // external request (the Content-Security-Policy forbids both). Every value from the data goes through esc().
+import { noun, verb } from '../plural.js';
 import type { ReportData } from './build.js';
 import type { Chart } from './charts.js';
 
@@ -57,8 +58,8 @@ export function renderHtml(d: ReportData, charts: Chart[]): string {
   const c = d.counts;
   const verify = d.verify
     ? d.verify.ok
-      ? `<p class="ok" id="verify-status">Reconciled: every record of the ${num(d.verify.files)} files is a row in Cassandra or a dead letter.</p>`
-      : `<p class="fail" id="verify-status">${num(d.verify.mismatched.length)} of ${num(d.verify.files)} files do not reconcile.</p>${table(
+      ? `<p class="ok" id="verify-status">Reconciled: every record of ${d.verify.files === 1 ? 'the file' : `the ${num(d.verify.files)} files`} is a row in Cassandra or a dead letter.</p>`
+      : `<p class="fail" id="verify-status">${num(d.verify.mismatched.length)} of ${num(d.verify.files)} ${noun(d.verify.files, 'file')} ${verb(d.verify.mismatched.length, 'does', 'do')} not reconcile.</p>${table(
           ['file', 'differences'],
           d.verify.mismatched.map((m) => [m.file, m.differences.join('; ')]),
         )}`

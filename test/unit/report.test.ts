@@ -7,6 +7,7 @@ import { wordsOf } from '../../src/read/words.js';
 import { buildReport, LineStats } from '../../src/report/build.js';
 import { chartSpecs, renderCharts } from '../../src/report/charts.js';
 import { esc, renderHtml } from '../../src/report/html.js';
+import { count } from '../../src/plural.js';
 
 const set = loadSchemaSet('avro');
 const sets = ['data/artists.yaml', 'data/songs-helm-hustler.yaml', 'data/songs-lil-sidecar.yaml'].map((f) => recordsOf(validateFile(f, readFileSync(f), set.types)));
@@ -63,5 +64,31 @@ describe('report', () => {
     expect(chartSpecs(d).map((c) => c.id)).toEqual(['artists', 'words', 'timeline', 'structure', 'languages']);
     const charts = await renderCharts(d);
     for (const c of charts) expect(c.svg, c.id).toMatch(/^<svg[\s\S]*<path[\s\S]*<\/svg>$/);
+  });
+});
+
+describe('counts agree in number', () => {
+  it.each([
+    [0, '0 files', 'every record of the 0 files'],
+    [1, '1 file', 'every record of the file'],
+    [13, '13 files', 'every record of the 13 files'],
+  ])('%i: %s', (n, counted, reconciled) => {
+    expect(count(n, 'file')).toBe(counted);
+    const page = renderHtml({ ...report(), verify: { ok: true, files: n, mismatched: [], totals: {} } }, []);
+    expect(page).toContain(`Reconciled: ${reconciled} is a row`);
+  });
+
+  it.each([
+    [1, 1, '1 of 1 file does not reconcile'],
+    [1, 3, '1 of 3 files does not reconcile'],
+    [2, 3, '2 of 3 files do not reconcile'],
+  ])('%i of %i mismatched: %s', (bad, files, text) => {
+    const mismatched = Array.from({ length: bad }, (_, i) => ({ file: `f${i}`, differences: ['x'] }));
+    expect(renderHtml({ ...report(), verify: { ok: false, files, mismatched, totals: {} } }, [])).toContain(text);
+  });
+
+  it('names irregular plurals as given', () => {
+    expect(count(1, 'retried batch', 'retried batches')).toBe('1 retried batch');
+    expect(count(2, 'retried batch', 'retried batches')).toBe('2 retried batches');
   });
 });

@@ -13,6 +13,7 @@ import type { Logger } from '../../observability/logger.js';
 import { ConsumerMetrics, serveHealth } from '../../observability/metrics.js';
 import { kafkaOf, loggerOf, registryOf, sinkOf, stargateOf, type SinkKind } from '../adapters.js';
 import type { CliContext } from '../context.js';
+import { count } from '../format.js';
 
 /**
  * Patient with the database: with the driver's 12 s request timeout this rides out an outage of a
@@ -162,7 +163,7 @@ export function registerConsume(program: Command, ctx: CliContext): void {
       const idle = opts.idleExit ? stopWhenIdle(handle, opts.idleExit) : undefined;
       try {
         const t = await handle.finished;
-        ctx.out(`consumed ${t.records} records: ${t.written} written, ${t.deadLettered} dead-lettered, ${t.retries} retried batches (${t.sink === 'stargate' ? 'through Stargate' : 'over CQL'})`);
+        ctx.out(`consumed ${count(t.records, 'record')}: ${t.written} written, ${t.deadLettered} dead-lettered, ${count(t.retries, 'retried batch', 'retried batches')} (${t.sink === 'stargate' ? 'through Stargate' : 'over CQL'})`);
       } finally {
         if (idle) clearInterval(idle);
         server.close();

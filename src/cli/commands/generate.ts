@@ -5,6 +5,7 @@ import { Option, type Command } from 'commander';
 import { RapflowError } from '../../errors.js';
 import { generateCorpus } from '../../model/generate.js';
 import type { CliContext } from '../context.js';
+import { count } from '../format.js';
 
 const positiveInt = (name: string) => (v: string) => {
   const n = Number(v);
@@ -30,6 +31,6 @@ export function registerGenerate(program: Command, ctx: CliContext): void {
         files++;
         lines += f.lines;
       }
-      ctx.out(`wrote ${files} files to ${opts.out}: ${opts.songs} songs, ${lines} lyric lines (seed ${opts.seed})`);
+      ctx.out(`wrote ${count(files, 'file')} to ${opts.out}: ${count(opts.songs, 'song')}, ${count(lines, 'lyric line')} (seed ${opts.seed})`);
     });
 }

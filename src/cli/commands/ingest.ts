@@ -59,7 +59,7 @@ export function registerIngest(program: Command, ctx: CliContext): void {
       await store.ensureBucket(c.s3.inboxBucket);
       const done = await upload(new LocalSource(dir), store, c.s3.inboxBucket, c.s3.inboxPrefix, dir);
       if (opts.json) ctx.out(JSON.stringify(done, null, 2));
-      else ctx.out(`uploaded ${done.length} files to s3://${c.s3.inboxBucket}/${c.s3.inboxPrefix}`);
+      else ctx.out(`uploaded ${count(done.length, 'file')} to s3://${c.s3.inboxBucket}/${c.s3.inboxPrefix}`);
     });
 
   program
@@ -209,7 +209,7 @@ export function summary(m: Manifest, path: string): string {
   const by = (s: string) => m.files.filter((f) => f.status === s).length;
   const lines = [
     `run ${m.runId}: ${count(m.files.length, 'file')}: ${by('split')} split, ${by('quarantined')} quarantined, ${by('skipped')} already done, ${by('busy')} busy elsewhere`,
-    ...Object.entries(m.totals).map(([topic, n]) => `  ${topic.padEnd(24)} ${n} records`),
+    ...Object.entries(m.totals).map(([topic, n]) => `  ${topic.padEnd(24)} ${count(n, 'record')}`),
     ...m.files.filter((f) => f.status === 'quarantined').map((f) => `  quarantined ${f.uri}: ${count(f.problems?.length ?? 0, 'problem')}, see s3://${f.bucket}/${f.quarantinedAs}.report.json`),
     `manifest: ${path}`,
   ];

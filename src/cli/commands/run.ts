@@ -110,7 +110,7 @@ export function registerRun(program: Command, outer: CliContext): void {
       const topics = Object.entries(m.totals);
       ctx.out(`records:    ${topics.length ? topics.map(([t, n]) => `${t} ${n}`).join(', ') : 'none (nothing new)'}`);
       ctx.out(`path:       ${path}`);
-      ctx.out(`consume:    ${consumed.records} records read, ${consumed.written} written, ${consumed.deadLettered} dead-lettered`);
+      ctx.out(`consume:    ${count(consumed.records, 'record')} read, ${consumed.written} written, ${consumed.deadLettered} dead-lettered`);
       ctx.out(`verify:     ${verified.ok ? 'ok' : 'MISMATCH'}, ${count(verified.files.length, 'file')} reconciled${verified.ok ? '' : `: ${verified.files.filter((f) => f.status === 'mismatch').map((f) => f.key).join(', ')}`}`);
       ctx.out(`tables:     ${rows.artists} artists, ${rows.songs} songs, ${rows.lyricLines} lyric lines, ${rows.meetups} meetups (keyspace ${c.cassandra.keyspace})`);
       ctx.out(`quality:    ${count(report.data.counts.quarantined, 'file')} in quarantine, ${count(report.data.counts.deadLettered, 'dead-lettered record')}`);
