@@ -16,7 +16,7 @@ readonly IMAGE_REPOSITORY=ghcr.io/dok-community/rapflow
 readonly IMAGE_TAG=dev
 
 # Pinned versions. The operators match the CRD schemas the manifests are validated against
-# (../shared/k8s-schemas): Strimzi 1.2.0, K8ssandra operator v1.32.5, Argo Workflows v4.1.2,
+# (RAPFLOW_K8S_SCHEMAS, docs/kubernetes.md): Strimzi 1.2.0, K8ssandra operator v1.32.5, Argo Workflows v4.1.2,
 # Argo Events v1.9.11. Where a chart release ships an older patch of the app, its image tag is set.
 readonly KIND_VERSION=v0.29.0
 readonly KIND_NODE_IMAGE=kindest/node:v1.33.1

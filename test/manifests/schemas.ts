@@ -131,14 +131,16 @@ function writeArgoEvents(file: string, dir: string): void {
 
 /**
  * Writes (once per content of the inputs) the strict schemas of the core kinds and of every CRD
- * under `crdRoot`; returns the folder. Cached under `cacheRoot`, keyed by a hash of the inputs
+ * under `crdRoot` (none without one); returns the folder. Cached under `cacheRoot`, keyed by a hash of the inputs
  * and of this file, so a changed CRD or converter is picked up.
  */
-export function buildSchemas(swaggerFile: string, crdRoot: string, cacheRoot: string): string {
-  const crdFiles = readdirSync(crdRoot, { recursive: true, encoding: 'utf8' })
-    .filter((f) => /\.(ya?ml|json)$/.test(f))
-    .sort()
-    .map((f) => join(crdRoot, f));
+export function buildSchemas(swaggerFile: string, crdRoot: string | undefined, cacheRoot: string): string {
+  const crdFiles = crdRoot
+    ? readdirSync(crdRoot, { recursive: true, encoding: 'utf8' })
+        .filter((f) => /\.(ya?ml|json)$/.test(f))
+        .sort()
+        .map((f) => join(crdRoot, f))
+    : [];
   const hash = createHash('sha256');
   for (const f of [swaggerFile, ...crdFiles, new URL(import.meta.url).pathname]) hash.update(readFileSync(f));
   const dir = join(cacheRoot, hash.digest('hex').slice(0, 16));
