@@ -1,7 +1,7 @@
 // The Stargate sink's handling of what its batches answer, against an in-process fake of the REST
 // and Document APIs. A real Stargate cannot be made on demand to leave one document out of a 202,
 // to refuse one chosen row, or to answer 503 to the third request; those shapes come from its code
-// and ../shared/notes/stargate-api.md. The sink against a real Stargate is
+// and from what a real v1.0.91 answered. The sink against a real Stargate is
 // test/integration/stargate.test.ts.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';

@@ -16,7 +16,7 @@ export interface StargateSinkLimits {
   docConcurrency: number;
 }
 
-/** bench/stargate chose these on 2 cores; ../shared/notes/stargate-api.md measured the shape (c32-c64 rows, 100 docs x 4). */
+/** Rows beyond 32 in flight gained little on a 2-core Stargate, and documents go fastest in batches of 100, 4 at a time (measured by the team against v1.0.91; bench/stargate runs with these). */
 export const DEFAULT_STARGATE_LIMITS: StargateSinkLimits = { rowConcurrency: 32, docBatch: 100, docConcurrency: 4 };
 
 /** What the sink did, for logs, metrics and the bench. */
