@@ -41,7 +41,10 @@ export function mutate(text: string, rnd: () => number): string {
   return lines.join('\n');
 }
 
-describe('bad input through validate and split', () => {
+/** The mutations' seed: in the suite's name, so a failure says how to run the same inputs again. */
+const SEED = Number(process.env.RAPFLOW_TEST_SEED ?? 2026);
+
+describe(`bad input through validate and split (mutation seed ${SEED}: RAPFLOW_TEST_SEED)`, () => {
   const names: string[] = [];
   let manifest: Manifest;
   let splitRun = { code: -1, stdout: '', stderr: '' };
@@ -53,7 +56,7 @@ describe('bad input through validate and split', () => {
       names.push(`fixture-${f}`);
     }
     const valid = readdirSync('data').filter((f) => f.endsWith('.yaml'));
-    const rnd = prng(2026);
+    const rnd = prng(SEED);
     for (let i = 0; i < FUZZ_COUNT; i++) {
       const source = valid[Math.floor(rnd() * valid.length)]!;
       const name = `fuzz-${String(i).padStart(3, '0')}-${source}`;
@@ -73,11 +76,10 @@ describe('bad input through validate and split', () => {
     await dropIsolated(env);
   });
 
-  it('validate: never throws, never hangs, and names file and line for every problem', () => {
+  // How long validation takes is bench/split's to measure; a hang still fails here, on the test's timeout.
+  it('validate: never throws, and names file and line for every problem', () => {
     for (const name of names) {
-      const t0 = Date.now();
       const result = validateFile(name, readFileSync(join(dir, name)), set.types);
-      expect(Date.now() - t0, `${name} took too long`).toBeLessThan(2_000);
       for (const p of result.problems) {
         expect(p.file).toBe(name);
         expect(p.message.length).toBeGreaterThan(5);

@@ -14,6 +14,7 @@ import { ConsumerMetrics, serveHealth } from '../../observability/metrics.js';
 import { kafkaOf, loggerOf, registryOf, sinkOf, stargateOf, type SinkKind } from '../adapters.js';
 import type { CliContext } from '../context.js';
 import { count } from '../format.js';
+import { seconds } from '../options.js';
 
 /**
  * Patient with the database: with the driver's 12 s request timeout this rides out an outage of a
@@ -150,7 +151,7 @@ export function registerConsume(program: Command, ctx: CliContext): void {
   program
     .command('consume')
     .description('consume the rap topics into Cassandra: decode, write in batches, dead-letter poison records, commit after writing')
-    .addOption(new Option('--idle-exit <seconds>', 'stop once no record arrived for this long (for runs and tests; a Deployment never sets it)').argParser(Number))
+    .addOption(new Option('--idle-exit <seconds>', 'stop once no record arrived for this long (for runs and tests; a Deployment never sets it)').argParser((v) => seconds(v, '--idle-exit')))
     .action(async (opts: { idleExit?: number }) => {
       const c = ctx.config;
       const log = loggerOf(c, 'consume', false);

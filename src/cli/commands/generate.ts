@@ -2,16 +2,12 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { RapflowError } from '../../errors.js';
 import { generateCorpus } from '../../model/generate.js';
 import type { CliContext } from '../context.js';
 import { count } from '../format.js';
+import { wholeNumber } from '../options.js';
 
-const positiveInt = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new RapflowError('CONFIG_INVALID', `--${name} must be a positive integer, got "${v}"`);
-  return n;
-};
+const positiveInt = (name: string) => (v: string) => wholeNumber(v, `--${name}`, 1);
 
 export function registerGenerate(program: Command, ctx: CliContext): void {
   program

@@ -19,6 +19,7 @@ import { DEFAULT_YAML_LIMITS } from '../../model/yaml.js';
 import { CQL_SCHEMA, cqlOf, initSchema, kafkaOf, loggerOf, registryOf, runIdOf, sinkKindOf, storeOf } from '../adapters.js';
 import type { CliContext } from '../context.js';
 import { count } from '../format.js';
+import { wholeNumber } from '../options.js';
 import { Progress } from '../progress.js';
 
 export function registerIngest(program: Command, ctx: CliContext): void {
@@ -66,7 +67,7 @@ export function registerIngest(program: Command, ctx: CliContext): void {
     .command('discover')
     .description('list inbox objects no run has finished (by key and etag) into a JSON file')
     .requiredOption('--out <file>', 'where to write the list (an Argo artifact)')
-    .addOption(new Option('--max <n>', 'at most this many files per run').argParser(Number))
+    .addOption(new Option('--max <n>', 'at most this many files per run').argParser((v) => wholeNumber(v, '--max', 1)))
     .action(async (opts: { out: string; max?: number }) => {
       const cql = cqlOf(c);
       try {

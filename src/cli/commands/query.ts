@@ -74,9 +74,10 @@ export function registerQuery(program: Command, ctx: CliContext): void {
     .option('--page <token>', 'go on from where an earlier call stopped')
     .option('--json', 'JSON output')
     .action(async (o: Output & { artist: string; limit: string; pageSize: string; page?: string }) => {
+      const [limit, pageSize] = [wholeNumber(o.limit, '--limit', 1), wholeNumber(o.pageSize, '--page-size', 1)];
       const page = await withReader(ctx, async (r) => {
         const artist = await findArtist(r, o.artist);
-        return upTo((p) => r.songsByArtist(artist.id, p), wholeNumber(o.limit, '--limit', 1), wholeNumber(o.pageSize, '--page-size', 1), o.page);
+        return upTo((p) => r.songsByArtist(artist.id, p), limit, pageSize, o.page);
       });
       out(o, page, () => {
         const table = formatTable(['RELEASED', 'TITLE', 'ALBUM', 'ID'], page.rows.map((s) => [s.releaseDate, s.title, s.album ?? '', s.songId]));

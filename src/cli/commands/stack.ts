@@ -4,6 +4,7 @@ import { Option, type Command } from 'commander';
 import { Stack, endpointsFrom } from '../../stack/index.js';
 import type { CliContext } from '../context.js';
 import { formatReports } from '../format.js';
+import { wholeNumber } from '../options.js';
 
 export function stackFrom(ctx: CliContext): Stack {
   return new Stack(endpointsFrom(ctx.config), ctx.err, { home: ctx.config.stack.home, state: ctx.config.stack.state, env: ctx.env });
@@ -44,7 +45,7 @@ export function registerStack(program: Command, ctx: CliContext): void {
     .command('logs')
     .description("print a service's log")
     .argument('<service>')
-    .addOption(new Option('-n, --lines <n>', 'lines from the end').default(50).argParser((v) => Number.parseInt(v, 10)))
+    .addOption(new Option('-n, --lines <n>', 'lines from the end').default(50).argParser((v) => wholeNumber(v, '--lines', 1)))
     .option('-f, --follow', 'keep printing new lines')
     .action(async (service: string, opts: { lines: number; follow?: boolean }) => {
       const s = stackFrom(ctx);
