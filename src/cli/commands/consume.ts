@@ -8,6 +8,7 @@ import { classify, RapflowError } from '../../errors.js';
 import { processBatch, type InMessage } from '../../pipeline/consume.js';
 import type { RetryPolicy } from '../../retry.js';
 import { DLQ_HEADER } from '../../transport/topics.js';
+import { kafkaError } from '../../transport/kafka.js';
 import { waitForStargateSchema } from '../../store/stargate/schema.js';
 import type { Logger } from '../../observability/logger.js';
 import { ConsumerMetrics, serveHealth } from '../../observability/metrics.js';
@@ -93,11 +94,16 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
       failedAt: new Date(),
       consumerGroup: c.kafka.consumerGroup,
     });
-    await dlq.send({
-      topic: dlqTopic,
-      acks: -1,
-      messages: [{ key: m.key, value, headers: { ...m.headers, [DLQ_HEADER.code]: error.code, [DLQ_HEADER.reason]: error.message.slice(0, 1000), [DLQ_HEADER.sourceTopic]: m.topic } }],
-    });
+    try {
+      await dlq.send({
+        topic: dlqTopic,
+        acks: -1,
+        messages: [{ key: m.key, value, headers: { ...m.headers, [DLQ_HEADER.code]: error.code, [DLQ_HEADER.reason]: error.message.slice(0, 1000), [DLQ_HEADER.sourceTopic]: m.topic } }],
+      });
+    } catch (err) {
+      // Like every Kafka call: a broker away is KAFKA_UNAVAILABLE, retried, then exit 75.
+      throw kafkaError(err, `dead-lettering ${m.topic}[${m.partition}]@${m.offset}`);
+    }
   };
 
   const metrics = new ConsumerMetrics();
