@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // The `rapflow` command: the composition root. Reads the environment, builds adapters, maps errors to exit codes.
-import { loadConfig } from '../config/index.js';
+import { likelyTypos, loadConfig } from '../config/index.js';
 import { exitCodeOf, RapflowError } from '../errors.js';
 import type { CliContext } from './context.js';
 import { buildProgram } from './program.js';
 
 async function main(argv: string[]): Promise<number> {
   try {
+    for (const { name, meant } of likelyTypos(process.env)) {
+      process.stderr.write(`rapflow: warning: ${name} is not a setting rapflow reads, so its default is in force; did you mean ${meant}?\n`);
+    }
     const ctx: CliContext = {
       config: loadConfig(process.env),
       env: process.env,

@@ -1,4 +1,5 @@
 // Configuration: parsed once from the environment, all problems reported together, then frozen.
+import { closest, distance } from 'fastest-levenshtein';
 import { z } from 'zod';
 import { RapflowError } from '../errors.js';
 
@@ -159,4 +160,29 @@ export function redactedConfig(config: Config): Config {
 function deepFreeze<T extends object>(o: T): Readonly<T> {
   for (const v of Object.values(o)) if (v && typeof v === 'object') deepFreeze(v as object);
   return Object.freeze(o);
+}
+
+/**
+ * Variables our prefixes share that are not the pipeline's own but are read by the stack's scripts,
+ * the tests or the benches: never reported as typos.
+ */
+const OTHER_SETTINGS = [
+  'KAFKA_PORT', 'KAFKA_CONTROLLER_PORT', 'KAFKA_HEAP_OPTS', 'KAFKA_JAVA', 'REGISTRY_PORT', 'REGISTRY_MANAGEMENT_PORT', 'REGISTRY_HEAP_OPTS', 'REGISTRY_JAVA',
+  'CASSANDRA_CQL_PORT', 'CASSANDRA_JMX_PORT', 'CASSANDRA_HEAP_OPTS', 'CASSANDRA_MLOCK', 'CASSANDRA_SEED', 'STARGATE_LISTEN', 'STARGATE_HEAP_OPTS',
+  'RAPFLOW_K8S_SCHEMAS', 'RAPFLOW_TEST_SEED', 'RAPFLOW_UPDATE_MANIFESTS', 'RAPFLOW_CLUSTER', 'RAPFLOW_NAMESPACE',
+];
+const OURS = [...Object.keys(EnvSchema.shape), ...OTHER_SETTINGS];
+const PREFIXES = /^(RAPFLOW|KAFKA|S3|CASSANDRA|STARGATE|REGISTRY|HTTP|READ|SINK)_?/;
+
+/**
+ * Variables with one of our prefixes that are not settings but are one or two letters from one
+ * (KAFKA_BROKER for KAFKA_BROKERS): likely typos, which would otherwise leave the default in
+ * force without a word. Others with our prefixes (another tool's KAFKA_OPTS) are left alone.
+ */
+export function likelyTypos(env: Record<string, string | undefined>): { name: string; meant: string }[] {
+  const known = new Set(OURS);
+  return Object.keys(env)
+    .filter((name) => PREFIXES.test(name) && !known.has(name))
+    .map((name) => ({ name, meant: closest(name, OURS) }))
+    .filter(({ name, meant }) => distance(name, meant) <= 2);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, redactedConfig } from '../../src/config/index.js';
+import { likelyTypos, loadConfig, redactedConfig } from '../../src/config/index.js';
 import { RapflowError } from '../../src/errors.js';
 
 describe('loadConfig', () => {
@@ -53,5 +53,19 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ KAFKA_TLS_CA_FILE: '/etc/ca.crt' })).toThrow(/KAFKA_TLS_CA_FILE: set KAFKA_TLS=true/);
     expect(loadConfig({ KAFKA_TLS: 'true', KAFKA_TLS_CA_FILE: '/etc/ca.crt' }).kafka).toMatchObject({ tls: true, caFile: '/etc/ca.crt' });
     expect(loadConfig({}).kafka.tls).toBe(false);
+  });
+});
+
+describe('likely typos in the environment', () => {
+  it('names the setting a mistyped variable was probably meant to be', () => {
+    expect(likelyTypos({ KAFKA_BROKER: '10.0.0.1:9092', CASSANDRA_KEYSPCE: 'x', STARGATE_UR: 'http://x' })).toEqual([
+      { name: 'KAFKA_BROKER', meant: 'KAFKA_BROKERS' },
+      { name: 'CASSANDRA_KEYSPCE', meant: 'CASSANDRA_KEYSPACE' },
+      { name: 'STARGATE_UR', meant: 'STARGATE_URL' },
+    ]);
+  });
+
+  it('leaves our own settings, the stack scripts\' and other tools\' variables alone', () => {
+    expect(likelyTypos({ KAFKA_BROKERS: 'a:1', KAFKA_HEAP_OPTS: '-Xmx1g', CASSANDRA_MLOCK: '1', KAFKA_OPTS: '-Dx', PATH: '/bin', HOME: '/root', SINK: 'cql' })).toEqual([]);
   });
 });
