@@ -147,14 +147,25 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
   });
 }
 
-/** The config as it may be logged or printed: secrets replaced. */
+/**
+ * Where the secrets are in a Config: the one list that both redactedConfig and the loggers'
+ * redaction (observability/logger.ts) are made from, so a new secret is hidden everywhere at once.
+ */
+export const SECRET_PATHS: readonly (readonly string[])[] = [
+  ['kafka', 'sasl', 'password'],
+  ['s3', 'secretKey'],
+  ['cassandra', 'password'],
+];
+
+/** The config as it may be logged or printed: every secret of SECRET_PATHS replaced. */
 export function redactedConfig(config: Config): Config {
-  return {
-    ...config,
-    kafka: { ...config.kafka, ...(config.kafka.sasl ? { sasl: { ...config.kafka.sasl, password: '[redacted]' } } : {}) },
-    s3: { ...config.s3, secretKey: '[redacted]' },
-    cassandra: { ...config.cassandra, password: '[redacted]' },
-  };
+  const copy = structuredClone(config) as unknown as Record<string, unknown>;
+  for (const path of SECRET_PATHS) {
+    let at: Record<string, unknown> | undefined = copy;
+    for (const key of path.slice(0, -1)) at = at?.[key] as Record<string, unknown> | undefined;
+    if (at && at[path.at(-1)!] !== undefined) at[path.at(-1)!] = '[redacted]';
+  }
+  return copy as unknown as Config;
 }
 
 function deepFreeze<T extends object>(o: T): Readonly<T> {

@@ -1,8 +1,13 @@
-// pino logger factory: JSON to stdout, secrets redacted by path, declared once here.
+// pino logger factory: JSON to stdout, secrets redacted by path.
 import { pino, type Logger } from 'pino';
+import { SECRET_PATHS } from '../config/index.js';
 
-/** Paths whose values never reach a log line. */
+/**
+ * Paths whose values never reach a log line: the config's secrets (from SECRET_PATHS, under
+ * `config` as commands log it, or at the top), and the names secrets go by anywhere else.
+ */
 export const REDACT_PATHS = [
+  ...SECRET_PATHS.flatMap((p) => [`config.${p.join('.')}`, p.join('.')]),
   'password',
   '*.password',
   '*.*.password',

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { likelyTypos, loadConfig, redactedConfig } from '../../src/config/index.js';
+import { EnvSchema, likelyTypos, loadConfig, redactedConfig, SECRET_PATHS } from '../../src/config/index.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { RapflowError } from '../../src/errors.js';
 
 describe('loadConfig', () => {
@@ -67,5 +68,31 @@ describe('likely typos in the environment', () => {
 
   it('leaves our own settings, the stack scripts\' and other tools\' variables alone', () => {
     expect(likelyTypos({ KAFKA_BROKERS: 'a:1', KAFKA_HEAP_OPTS: '-Xmx1g', CASSANDRA_MLOCK: '1', KAFKA_OPTS: '-Dx', PATH: '/bin', HOME: '/root', SINK: 'cql' })).toEqual([]);
+  });
+});
+
+describe('secrets, from one list', () => {
+  const secrets = { KAFKA_SASL_PASSWORD: 'sasl-pw-31337', S3_SECRET_KEY: 's3-secret-31337', CASSANDRA_PASSWORD: 'cql-pw-31337' };
+  const c = loadConfig({ ...secrets, KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'u' });
+
+  it('every secret setting is a path of SECRET_PATHS', () => {
+    // A secret added to the environment schema but not to the list would be printed: keep them in step.
+    const secretVars = Object.keys(EnvSchema.shape).filter((k) => /PASSWORD|SECRET|TOKEN/.test(k));
+    expect(secretVars.sort()).toEqual(Object.keys(secrets).sort());
+    expect(SECRET_PATHS).toHaveLength(secretVars.length);
+  });
+
+  it('neither the redacted config nor a log line of the whole config holds any of them', () => {
+    const lines: string[] = [];
+    const log = createLogger('test', { destination: { write: (l: string) => void lines.push(l) } });
+    log.info({ config: c }, 'configuration');
+    log.info({ config: redactedConfig(c) }, 'configuration');
+    log.info(c, 'the config at the top level');
+    const printed = [JSON.stringify(redactedConfig(c)), ...lines].join('\n');
+    expect(lines).toHaveLength(3);
+    for (const v of Object.values(secrets)) expect(printed).not.toContain(v);
+    expect(printed).toContain('[redacted]');
+    // Nothing else was lost on the way.
+    expect(redactedConfig(c).kafka.sasl?.username).toBe('u');
   });
 });
