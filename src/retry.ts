@@ -1,5 +1,17 @@
 // Bounded retries with full-jitter exponential backoff, for errors classify() calls retryable.
+import { setTimeout as wait } from 'node:timers/promises';
 import { classify } from './errors.js';
+
+/**
+ * The retrying was cut short by its signal (a consumer told to stop): nothing more was attempted.
+ * Not a RapflowError: whoever passed the signal expects it and decides what stopping means.
+ */
+export class RetryInterrupted extends Error {
+  constructor(readonly last: unknown) {
+    super('interrupted while waiting to retry', { cause: last });
+    this.name = 'RetryInterrupted';
+  }
+}
 
 export interface RetryPolicy {
   /** Attempts in total, the first included. */
@@ -20,21 +32,29 @@ export interface RetryHooks {
   onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /** Aborting it ends a wait between attempts at once, with RetryInterrupted. */
+  signal?: AbortSignal;
 }
-
-const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Runs `fn`; retries only retryable errors, at most `policy.attempts` times in all. */
 export async function withRetry<T>(fn: (attempt: number) => Promise<T>, policy: RetryPolicy = DEFAULT_RETRY, hooks: RetryHooks = {}): Promise<T> {
-  const sleep = hooks.sleep ?? realSleep;
+  const { signal } = hooks;
+  const sleep = hooks.sleep ?? ((ms: number) => wait(ms, undefined, signal ? { signal } : {}));
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn(attempt);
     } catch (err) {
       if (classify(err) !== 'retryable' || attempt >= policy.attempts) throw err;
+      if (signal?.aborted) throw new RetryInterrupted(err);
       const delay = backoffDelay(policy, attempt - 1, hooks.random);
       hooks.onRetry?.(err, attempt, delay);
-      await sleep(delay);
+      try {
+        await sleep(delay);
+      } catch (abort) {
+        if (signal?.aborted) throw new RetryInterrupted(err);
+        throw abort;
+      }
+      if (signal?.aborted) throw new RetryInterrupted(err);
     }
   }
 }

@@ -38,6 +38,8 @@ export interface ConsumeDeps {
   /** Called between retries so the group does not think the consumer died (kafkajs heartbeat). */
   heartbeat: () => Promise<void>;
   retry: RetryPolicy;
+  /** Aborted when the consumer is told to stop: a retry wait ends at once, the batch stays uncommitted. */
+  signal?: AbortSignal;
 }
 
 export interface BatchOutcome {
@@ -47,10 +49,13 @@ export interface BatchOutcome {
   retries: number;
 }
 
+const signalOf = (deps: ConsumeDeps) => (deps.signal ? { signal: deps.signal } : {});
+
 /**
  * Processes one batch completely: afterwards every message is either written or dead-lettered,
  * so the caller may commit past it. Retryable failures are retried (bounded) and then thrown,
- * leaving the batch uncommitted to be delivered again.
+ * leaving the batch uncommitted to be delivered again; a stop (`signal`) during a retry wait
+ * throws RetryInterrupted, the batch likewise uncommitted.
  */
 export async function processBatch(messages: InMessage[], deps: ConsumeDeps): Promise<BatchOutcome> {
   const outcome: BatchOutcome = { records: messages.length, written: 0, deadLettered: 0, retries: 0 };
@@ -61,7 +66,7 @@ export async function processBatch(messages: InMessage[], deps: ConsumeDeps): Pr
     const m = messages[i]!;
     let decoded: Decoded;
     try {
-      decoded = await withRetry(() => deps.decode(m), deps.retry, { onRetry: () => void deps.heartbeat() });
+      decoded = await withRetry(() => deps.decode(m), deps.retry, { onRetry: () => void deps.heartbeat(), ...signalOf(deps) });
     } catch (err) {
       if (classify(err) !== 'poison') throw err;
       poison.push({ m, error: err as RapflowError });
@@ -76,10 +81,11 @@ export async function processBatch(messages: InMessage[], deps: ConsumeDeps): Pr
       deps.log.warn({ err, attempt, delayMs: delay }, 'sink unavailable, retrying the batch');
       void deps.heartbeat();
     },
+    ...signalOf(deps),
   });
   for (const f of failures) poison.push({ m: messages[owner[f.index]!]!, error: f.error });
   for (const p of poison) {
-    await withRetry(() => deps.deadLetter(p.m, p.error), deps.retry);
+    await withRetry(() => deps.deadLetter(p.m, p.error), deps.retry, signalOf(deps));
     deps.log.warn({ topic: p.m.topic, partition: p.m.partition, offset: p.m.offset, code: p.error.code, reason: p.error.message }, 'record dead-lettered');
   }
   outcome.deadLettered = poison.length;

@@ -1,4 +1,5 @@
 // Kafka adapter (kafkajs): topics, a transactional producer, consumers; kafkajs errors become ours here.
+import { RetryInterrupted } from '../retry.js';
 import kafkajs, { CompressionTypes, Kafka, logLevel, Partitioners, type Consumer, type KafkaMessage, type Producer, type RecordMetadata, type SASLOptions } from 'kafkajs';
 export type { Producer } from 'kafkajs';
 import { RapflowError } from '../errors.js';
@@ -319,6 +320,9 @@ export class KafkaTransport {
             try {
               await handle(messages, heartbeat, batch.highWatermark);
             } catch (err) {
+              // Told to stop while waiting to retry: leave this batch uncommitted (the next
+              // consumer of the partition gets it again) and let the stop go on, not a failure.
+              if (err instanceof RetryInterrupted) return;
               fail(err);
               throw err;
             }

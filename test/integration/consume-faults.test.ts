@@ -1,4 +1,4 @@
-// The consumer under faults: killed mid-stream, and Cassandra frozen for 20 s. The final tables must be exact.
+// The consumer under faults: killed mid-stream, Cassandra frozen for 20 s, and stopped by SIGTERM while backing off. The final tables must be exact.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -96,6 +96,30 @@ describe('consume under faults', () => {
     process.kill(cassandraPid, 'SIGCONT');
     expect(await run.exited, run.output().slice(-2000)).toBe(0);
     expect(run.output()).toMatch(/sink unavailable, retrying the batch/);
+    expect(await linesIn(ks)).toEqual(want);
+  });
+
+  it('SIGTERM while it backs off from a stopped Cassandra: it stops then, commits nothing unwritten, and a restart finishes exactly', async () => {
+    const ks = uniqueName('term', '_');
+    keyspaces.push(ks);
+    expect((await rapflow(['db', 'init'], { ...base, CASSANDRA_KEYSPACE: ks })).code).toBe(0);
+    const env = { CASSANDRA_KEYSPACE: ks, KAFKA_CONSUMER_GROUP: uniqueName('term') };
+    const run = startConsumer(env, 1);
+    await run.started;
+    const stack = testStack();
+    await stack.down(['cassandra']);
+    // In backoff: ten attempts of up to 10 s each would take more than a minute to run out.
+    while (!/sink unavailable, retrying the batch/.test(run.output())) await new Promise((r) => setTimeout(r, 200));
+    run.child.kill('SIGTERM');
+    const code = await run.exited;
+    // It stopped on the signal, not when the retries ran out (exit 75): Cassandra was still down.
+    const [cassandra] = await stack.status(['cassandra']);
+    expect(cassandra!.state).toBe('down');
+    expect(code, run.output().slice(-2000)).toBe(0);
+    expect(run.output()).toContain('"stopping: retry wait interrupted, the batch left uncommitted"');
+    await stack.up(['cassandra']);
+    const again = startConsumer(env, 1);
+    expect(await again.exited, again.output().slice(-1500)).toBe(0);
     expect(await linesIn(ks)).toEqual(want);
   });
 });

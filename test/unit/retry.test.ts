@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RapflowError } from '../../src/errors.js';
-import { backoffDelay, withRetry, type RetryPolicy } from '../../src/retry.js';
+import { backoffDelay, RetryInterrupted, withRetry, type RetryPolicy } from '../../src/retry.js';
 
 const policy: RetryPolicy = { attempts: 4, initialDelayMs: 100, maxDelayMs: 350 };
 const noSleep = { sleep: () => Promise.resolve() };
@@ -55,4 +55,32 @@ describe('withRetry', () => {
       expect(calls).toBe(1);
     },
   );
+});
+
+describe('withRetry and a stop', () => {
+  it('a stop ends the wait between attempts at once, with RetryInterrupted carrying the last error', async () => {
+    const stop = new AbortController();
+    let attempts = 0;
+    const pending = withRetry(
+      () => {
+        attempts++;
+        return Promise.reject(new RapflowError('SINK_UNAVAILABLE', 'down'));
+      },
+      { attempts: 10, initialDelayMs: 60_000, maxDelayMs: 60_000 },
+      { signal: stop.signal, random: () => 1 },
+    );
+    await new Promise((r) => setImmediate(r));
+    stop.abort();
+    const err = await pending.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RetryInterrupted);
+    expect((err as RetryInterrupted).last).toMatchObject({ code: 'SINK_UNAVAILABLE' });
+    expect(attempts).toBe(1);
+  });
+
+  it('after a stop nothing more is attempted; a non-retryable error is thrown as it is', async () => {
+    const stop = new AbortController();
+    stop.abort();
+    await expect(withRetry(() => Promise.reject(new RapflowError('SINK_UNAVAILABLE', 'down')), { attempts: 3, initialDelayMs: 0, maxDelayMs: 0 }, { signal: stop.signal })).rejects.toBeInstanceOf(RetryInterrupted);
+    await expect(withRetry(() => Promise.reject(new RapflowError('CONFIG_INVALID', 'bad')), { attempts: 3, initialDelayMs: 0, maxDelayMs: 0 }, { signal: stop.signal })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+  });
 });

@@ -6,7 +6,7 @@ import { redactedConfig } from '../../config/index.js';
 import { projectPath } from '../../config/paths.js';
 import { classify, RapflowError } from '../../errors.js';
 import { processBatch, type InMessage } from '../../pipeline/consume.js';
-import type { RetryPolicy } from '../../retry.js';
+import { RetryInterrupted, type RetryPolicy } from '../../retry.js';
 import { DLQ_HEADER } from '../../transport/topics.js';
 import { kafkaError } from '../../transport/kafka.js';
 import { waitForStargateSchema } from '../../store/stargate/schema.js';
@@ -106,6 +106,8 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
     }
   };
 
+  // SIGTERM (a pod stopping) must not wait out a minute of backoff: a stop ends retry waits at once.
+  const stopping = new AbortController();
   const metrics = new ConsumerMetrics();
   let last = Date.now();
   // Batches of several partitions run at once: idle means none is in hand.
@@ -119,7 +121,10 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
       const { topic, partition } = messages[0]!;
       let o: Awaited<ReturnType<typeof processBatch>>;
       try {
-        o = await processBatch(messages, { decode, sink, deadLetter, log, heartbeat, retry: CONSUME_RETRY });
+        o = await processBatch(messages, { decode, sink, deadLetter, log, heartbeat, retry: CONSUME_RETRY, signal: stopping.signal });
+      } catch (err) {
+        if (err instanceof RetryInterrupted) log.warn({ topic, partition, offset: messages[0]!.offset, reason: err.cause instanceof Error ? err.cause.message : String(err.cause) }, 'stopping: retry wait interrupted, the batch left uncommitted');
+        throw err;
       } finally {
         inHand--;
         last = Date.now();
@@ -150,7 +155,11 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
     registry: () => registry.ping(),
     [store.kind === 'stargate' ? 'stargate' : 'cassandra']: store.check,
   };
-  return { stop: consumer.stop, metrics, checks, finished: finished.then(() => totals), lastActivity: () => (inHand > 0 ? Date.now() : last) };
+  const stop = () => {
+    stopping.abort();
+    return consumer.stop();
+  };
+  return { stop, metrics, checks, finished: finished.then(() => totals), lastActivity: () => (inHand > 0 ? Date.now() : last) };
 }
 
 export function registerConsume(program: Command, ctx: CliContext): void {
