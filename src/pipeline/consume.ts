@@ -66,7 +66,13 @@ export async function processBatch(messages: InMessage[], deps: ConsumeDeps): Pr
     const m = messages[i]!;
     let decoded: Decoded;
     try {
-      decoded = await withRetry(() => deps.decode(m), deps.retry, { onRetry: () => void deps.heartbeat(), ...signalOf(deps) });
+      decoded = await withRetry(() => deps.decode(m), deps.retry, {
+        onRetry: (err, attempt, delay) => {
+          deps.log.warn({ err, attempt, delayMs: delay, topic: m.topic, partition: m.partition, offset: m.offset }, 'decode failed, retrying');
+          void deps.heartbeat();
+        },
+        ...signalOf(deps),
+      });
     } catch (err) {
       if (classify(err) !== 'poison') throw err;
       poison.push({ m, error: err as RapflowError });
