@@ -1,4 +1,5 @@
 // Words of a lyric line, for `query lines --word` and the report's word counts: Unicode letters, any script.
+import * as sw from 'stopword';
 
 const WORD = /[\p{L}\p{M}\p{N}]+(?:['’][\p{L}]+)*/gu;
 
@@ -8,11 +9,29 @@ export function wordsOf(text: string): string[] {
   return (text.normalize('NFKC').match(WORD) ?? []).map(normaliseWord);
 }
 
-/** Words too common to say anything about a song (English, plus the French and Spanish the sample holds). */
-export const STOPWORDS = new Set(
-  (
-    'a an and are as at be but by do for from got i i\'m in into is it it\'s its just me my no not of on or our so that the their them then ' +
-    'they this to up us was we what when where who will with you your yo im dont don\'t ain\'t all like one get that\'s if ' +
-    'le la les un une en de des du et est je tu il on qui que y el los las lo es'
-  ).split(' '),
-);
+// Per-language lists of function words from the `stopword` package (ISO 639-3 names); ours add
+// only the interjections and contractions of rap lyrics that no general list has.
+const RAP_FILLERS = ['yo', 'ya', 'yeah', 'uh', 'huh', 'im', "i'm", 'dont', "don't", "ain't", 'gonna', 'wanna', 'gotta', "it's", "that's"];
+
+/** ISO 639-1 (the songs' language tags) to the `stopword` package's list names. */
+const LISTS: Record<string, readonly string[]> = {
+  en: sw.eng, fr: sw.fra, es: sw.spa, pt: sw.por, el: sw.ell, uk: sw.ukr, hi: sw.hin, ja: sw.jpn, de: sw.deu, it: sw.ita,
+  nl: sw.nld, ru: sw.rus, pl: sw.pol, sv: sw.swe, tr: sw.tur, ar: sw.ara, zh: sw.zho, ko: sw.kor, ro: sw.ron, cs: sw.ces,
+};
+
+const cache = new Map<string, ReadonlySet<string>>();
+
+/**
+ * Words too common to say anything about a song in `language` (a BCP 47 tag: its primary subtag
+ * picks the list): that language's function words and the fillers of rap lyrics. A language with
+ * no list gets English's, the lingua franca of the genre.
+ */
+export function stopWordsOf(language: string): ReadonlySet<string> {
+  const base = language.toLowerCase().split('-')[0] ?? '';
+  let set = cache.get(base);
+  if (!set) {
+    set = new Set([...(LISTS[base] ?? sw.eng), ...RAP_FILLERS].map(normaliseWord));
+    cache.set(base, set);
+  }
+  return set;
+}

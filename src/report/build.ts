@@ -2,7 +2,7 @@
 import type { Manifest } from '../pipeline/split.js';
 import type { VerifyReport } from '../pipeline/verify.js';
 import type { ArtistRow, LineRow, MeetupRow, SongRow } from '../read/reader.js';
-import { STOPWORDS, wordsOf } from '../read/words.js';
+import { stopWordsOf, wordsOf } from '../read/words.js';
 
 export interface QuarantineEntry {
   file: string;
@@ -42,8 +42,12 @@ export class LineStats {
   readonly wordCounts = new Map<string, number>();
   readonly sectionLines = new Map<string, number>();
 
+  /** `languageOf` gives a line's song's language, whose stop words the word counts leave out. */
+  constructor(private readonly languageOf: (songId: string) => string | undefined = () => undefined) {}
+
   add(l: LineRow): void {
     const words = wordsOf(l.text);
+    const stop = stopWordsOf(this.languageOf(l.songId) ?? 'en');
     this.lines++;
     this.words += words.length;
     const s = this.bySong.get(l.songId) ?? { lines: 0, words: 0, unique: new Set<string>() };
@@ -51,7 +55,7 @@ export class LineStats {
     s.words += words.length;
     for (const w of words) {
       s.unique.add(w);
-      if (!STOPWORDS.has(w) && w.length > 1) this.wordCounts.set(w, (this.wordCounts.get(w) ?? 0) + 1);
+      if (!stop.has(w) && w.length > 1) this.wordCounts.set(w, (this.wordCounts.get(w) ?? 0) + 1);
     }
     this.bySong.set(l.songId, s);
     const kind = l.section.toLowerCase();

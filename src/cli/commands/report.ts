@@ -46,7 +46,8 @@ async function readTables(reader: RapReader, lyricSongs: number) {
   const artists = await collect(everyRow((p) => reader.artists(p)));
   const songs = await collect(everyRow((p) => reader.songs(p)));
   const meetups = await collect(everyRow((p) => reader.meetups(p)));
-  const stats = new LineStats();
+  const language = new Map(songs.map((s) => [s.id, s.language]));
+  const stats = new LineStats((id) => language.get(id));
   for await (const l of everyRow((p) => reader.allLines(p), 2000)) stats.add(l);
   const shown = [...songs].sort((a, b) => a.artist.localeCompare(b.artist) || a.releaseDate.localeCompare(b.releaseDate)).slice(0, lyricSongs);
   const lyrics = [];
