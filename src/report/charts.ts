@@ -78,7 +78,7 @@ export function chartSpecs(d: ReportData): { id: string; title: string; caption:
     specs.push({
       id: 'words',
       title: 'Most used words',
-      caption: 'Across all lyric lines, common English function words left out.',
+      caption: 'Across all lyric lines, leaving out the function words of each song\'s language and of English, and rap\'s fillers.',
       spec: bars(d.topWords, 'word', 'count', 'times used', 16, { mark: { type: 'bar', cornerRadiusEnd: 3, color: PALETTE[1] } }),
     });
   }

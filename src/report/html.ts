@@ -26,8 +26,12 @@ h2 { font-size: 18px; margin: 0 0 12px; border-bottom: 2px solid var(--line); pa
 .card b { display: block; font-size: 26px; line-height: 1.1; }
 .card span { color: var(--muted); font-size: 13px; }
 .card.bad b { color: var(--bad); } .card.good b { color: var(--good); }
-.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 16px; }
-figure { margin: 0; background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 12px; overflow-x: auto; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(520px, 100%), 1fr)); gap: 16px; }
+figure { margin: 0; background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 12px; min-width: 0; }
+/* Charts scale down to their card (their viewBox keeps the proportions), never up past their drawn size. */
+figure svg { display: block; max-width: 100%; height: auto; }
+/* On a phone a chart shrunk to the card would be too small to read: it keeps its size and scrolls in its card. */
+@media (max-width: 600px) { main { padding: 16px 12px 32px; } header { padding: 16px 12px; } figure { overflow-x: auto; } figure svg { max-width: none; } table { display: block; overflow-x: auto; } td { overflow-wrap: anywhere; } }
 figcaption { color: var(--muted); font-size: 13px; margin-top: 4px; }
 figure h3 { margin: 0 0 8px; font-size: 15px; }
 table { border-collapse: collapse; width: 100%; background: #fff; font-size: 14px; }

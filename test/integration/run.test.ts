@@ -229,11 +229,29 @@ describe('rapflow run, verify, query, report', () => {
       expect(requests).toEqual([pathToFileURL(file).href]);
       expect(problems).toEqual([]);
 
-      // The README shows this screenshot: `UPDATE_SCREENSHOT=1` writes it to docs/img.
+      // Every chart fits its card at common desktop widths, and on a phone-width window the page
+      // does not scroll sideways: a chart keeps its drawn size (readable) and scrolls in its card.
       await page.locator('#lyrics summary').first().click(); // close the song opened above
-      const shot = process.env.UPDATE_SCREENSHOT ? 'docs/img/report.png' : join(tmp, 'report.png');
-      await page.screenshot({ path: shot, clip: { x: 0, y: 0, width: 1280, height: 1500 }, fullPage: true });
-      expect(readFileSync(shot).subarray(1, 4).toString()).toBe('PNG');
+      for (const width of [1280, 1920, 390]) {
+        await page.setViewportSize({ width, height: 1000 });
+        // Run in the page (a string, as this project compiles without the DOM's types).
+        const fit = await page.evaluate<{ page: number; charts: { id: string; overflow: number; drawn: number; shown: number }[] }>(`({
+          page: document.documentElement.scrollWidth - window.innerWidth,
+          charts: [...document.querySelectorAll('figure.chart')].map((f) => {
+            const svg = f.querySelector('svg');
+            return { id: f.id, overflow: f.scrollWidth - f.clientWidth, drawn: Number(svg.getAttribute('width')), shown: svg.getBoundingClientRect().width };
+          }),
+        })`);
+        expect(fit.page, `the page scrolls sideways at ${width} px`).toBeLessThanOrEqual(0);
+        for (const c of fit.charts) {
+          if (width >= 1280) expect(c.overflow, `${c.id} is wider than its card at ${width} px`).toBeLessThanOrEqual(0);
+          else expect(c.shown, `${c.id} shrunk below its drawn size at ${width} px`).toBeGreaterThanOrEqual(c.drawn - 1);
+        }
+        const shot = join(tmp, `report-${width}.png`);
+        await page.screenshot({ path: shot, fullPage: true });
+        expect(readFileSync(shot).subarray(1, 4).toString()).toBe('PNG');
+        process.stderr.write(`[report] screenshot at ${width} px: ${shot}\n`);
+      }
     } finally {
       await browser.close();
     }
