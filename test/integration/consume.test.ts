@@ -1,6 +1,5 @@
 // split -> consume -> Cassandra, read back row by row; replays change nothing; poison goes to the dead-letter topic.
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,10 +7,9 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from '../../src/codec/registry.js';
 import { loadSchemaSet, topicOf } from '../../src/codec/schemas.js';
-import { recordsOf, validateFile } from '../../src/model/validate.js';
 import { CqlSession } from '../../src/store/cql/session.js';
 import { rapflow } from './cli.js';
-import { config, dropIsolated, isolatedEnv, readTopics, uniqueName } from './stack.js';
+import { config, dropIsolated, isolatedEnv, readTopics, sampleRecords, splitSample, uniqueName } from './stack.js';
 
 const set = loadSchemaSet('avro');
 const tmp = mkdtempSync(join(tmpdir(), 'rapflow-consume-'));
@@ -20,10 +18,7 @@ const prefix = env.KAFKA_TOPIC_PREFIX;
 const kafka = new Kafka({ clientId: 'consume-test', brokers: config.kafka.brokers, logLevel: logLevel.NOTHING });
 const cql = new CqlSession({ ...config.cassandra, keyspace: env.CASSANDRA_KEYSPACE });
 
-const expected = readdirSync('data')
-  .filter((f) => f.endsWith('.yaml'))
-  .map((f) => recordsOf(validateFile(f, readFileSync(join('data', f)), set.types)))
-  .reduce((a, r) => ({ songs: [...a.songs, ...r.songs], lines: [...a.lines, ...r.lines], artists: [...a.artists, ...r.artists], meetups: [...a.meetups, ...r.meetups] }));
+const expected = sampleRecords();
 
 /** Everything in the keyspace, as plain comparable values. */
 async function snapshot() {
@@ -40,10 +35,8 @@ async function snapshot() {
 
 describe('consume: Kafka to Cassandra', () => {
   beforeAll(async () => {
-    for (const args of [['db', 'init'], ['topics', 'create'], ['upload', 'data/']]) expect((await rapflow(args, env)).code).toBe(0);
-    expect((await rapflow(['discover', '--out', join(tmp, 'todo.json')], env)).code).toBe(0);
-    const split = await rapflow(['split', '--from-list', join(tmp, 'todo.json'), '--manifest', join(tmp, 'm.json')], env);
-    expect(split.code, split.stderr).toBe(0);
+    expect((await rapflow(['db', 'init'], env)).code).toBe(0);
+    await splitSample(env, tmp);
     await cql.connect();
   });
 

@@ -1,5 +1,11 @@
 // Shared by integration suites: the local stack's endpoints, and unique names so suites can share it.
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadSchemaSet } from '../../src/codec/schemas.js';
+import { emptyRecordSet, type RecordSet } from '../../src/model/records.js';
+import { recordsOf, validateFile } from '../../src/model/validate.js';
+import { rapflow } from './cli.js';
 import { Kafka, logLevel } from 'kafkajs';
 import { CqlSession } from '../../src/store/cql/session.js';
 import { s3Client } from '../../src/source/s3.js';
@@ -98,4 +104,33 @@ export async function dropIsolated(env: ReturnType<typeof isolatedEnv>): Promise
   await dropTopics(env.KAFKA_TOPIC_PREFIX);
   await dropKeyspace(env.CASSANDRA_KEYSPACE);
   await dropBucket(env.S3_INBOX_BUCKET);
+}
+
+/** Every record data/ yields, as split produces them. */
+export function sampleRecords(): RecordSet {
+  const types = loadSchemaSet('avro').types;
+  const all = emptyRecordSet();
+  for (const f of readdirSync('data').filter((n) => n.endsWith('.yaml'))) {
+    const r = recordsOf(validateFile(f, readFileSync(join('data', f)), types));
+    all.songs.push(...r.songs);
+    all.lines.push(...r.lines);
+    all.artists.push(...r.artists);
+    all.meetups.push(...r.meetups);
+  }
+  return all;
+}
+
+/** The topics of `env`, data/ uploaded to its bucket, discovered and split; returns the manifest's path. */
+export async function splitSample(env: Record<string, string>, tmp: string): Promise<string> {
+  for (const args of [['topics', 'create'], ['upload', 'data/']]) {
+    const r = await rapflow(args, env);
+    if (r.code !== 0) throw new Error(`${args.join(' ')}: ${r.stderr}`);
+  }
+  const todo = join(tmp, 'todo.json');
+  const manifest = join(tmp, 'm.json');
+  for (const args of [['discover', '--out', todo], ['split', '--from-list', todo, '--manifest', manifest]]) {
+    const r = await rapflow(args, env);
+    if (r.code !== 0) throw new Error(`${args[0]}: ${r.stderr}`);
+  }
+  return manifest;
 }

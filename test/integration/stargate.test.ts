@@ -2,21 +2,19 @@
 // REST v2 and documents through the Document API, the reader reads them back, and what Stargate
 // answers for missing schema becomes a clear error. Without a coordinator installed this suite
 // cannot run; it says so on stderr and in its skipped tests, never silently.
-import { readFileSync, readdirSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSchemaSet, topicOf } from '../../src/codec/schemas.js';
+import { topicOf } from '../../src/codec/schemas.js';
 import { loadConfig } from '../../src/config/index.js';
-import { recordsOf, validateFile } from '../../src/model/validate.js';
 import { everyRow } from '../../src/read/reader.js';
 import { CqlSession } from '../../src/store/cql/session.js';
 import { StargateClient } from '../../src/store/stargate/client.js';
 import { StargateReader } from '../../src/store/stargate/reader.js';
 import { TABLE_DEFS, TABLES } from '../../src/store/tables.js';
 import { rapflow, runProcess } from './cli.js';
-import { config, dropIsolated, dropKeyspace, isolatedEnv, readTopics, testStack, uniqueName } from './stack.js';
+import { config, dropIsolated, dropKeyspace, isolatedEnv, readTopics, sampleRecords, splitSample, testStack, uniqueName } from './stack.js';
 
 const [stargate] = await testStack().status(['stargate']);
 const available = stargate?.state === 'up';
@@ -27,11 +25,7 @@ if (!available) {
   );
 }
 
-const set = loadSchemaSet('avro');
-const expected = readdirSync('data')
-  .filter((f) => f.endsWith('.yaml'))
-  .map((f) => recordsOf(validateFile(f, readFileSync(join('data', f)), set.types)))
-  .reduce((a, r) => ({ songs: [...a.songs, ...r.songs], lines: [...a.lines, ...r.lines], artists: [...a.artists, ...r.artists], meetups: [...a.meetups, ...r.meetups] }));
+const expected = sampleRecords();
 const records = expected.songs.length + expected.lines.length + expected.artists.length + expected.meetups.length;
 
 const client = () => new StargateClient({ restUrl: config.read.stargateUrl, authUrl: config.read.stargateAuthUrl, username: config.cassandra.username, password: config.cassandra.password });
@@ -62,10 +56,7 @@ describe.runIf(available)('Stargate: the sink and the reader against a real coor
     const init = await rapflow(['db', 'init'], env);
     expect(init.code, init.stderr).toBe(0);
     expect(init.stdout).toContain('through Stargate: 5 tables and 3 collections created');
-    for (const args of [['topics', 'create'], ['upload', 'data/']]) expect((await rapflow(args, env)).code).toBe(0);
-    expect((await rapflow(['discover', '--out', join(tmp, 'todo.json')], env)).code).toBe(0);
-    const split = await rapflow(['split', '--from-list', join(tmp, 'todo.json'), '--manifest', join(tmp, 'm.json')], env);
-    expect(split.code, split.stderr).toBe(0);
+    await splitSample(env, tmp);
     await cql.connect();
   });
 
