@@ -159,6 +159,7 @@ describe('fault matrix', () => {
     const code = await consumer.exited;
     if (code !== 0) await drain(sc);
     const retried = (consumer.output().match(/sink unavailable, retrying the batch/g) ?? []).length;
+    expect(retried, consumer.output().slice(-1500)).toBeGreaterThan(0);
     exact(await record(sc, 'Sink unavailable 15 s (mid-consume)', `the consumer retried the batch in hand ${times(retried)} with backoff, committed nothing unwritten${code === 0 ? '' : `, exited ${code} and was restarted`}`, back));
   });
 
