@@ -166,4 +166,12 @@ describe('consume: Kafka to Cassandra', () => {
     const performers = await cql.execute(`SELECT performer FROM ${ks}.lyric_lines`, [], { fetchSize: 5_000 });
     expect(performers.rows.filter((r) => r.get('performer') === null)).toEqual([]);
   });
+
+  it('a keyspace that does not exist is a configuration error that names the table and what to check, over CQL too', async () => {
+    const r = await rapflow(['query', 'artists'], { LOG_LEVEL: 'warn', CASSANDRA_KEYSPACE: 'nosuch_keyspace', READ_API: 'cql' });
+    expect(r.code).toBe(78);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('CONFIG_INVALID: CQL SELECT nosuch_keyspace.artists: keyspace nosuch_keyspace does not exist');
+    expect(r.stderr).toContain('check CASSANDRA_KEYSPACE');
+  });
 });
