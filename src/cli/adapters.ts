@@ -6,6 +6,7 @@ import type { Config } from '../config/index.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { CqlReader } from '../store/cql/reader.js';
 import type { RapReader } from '../read/reader.js';
+import type { RecordSink } from '../pipeline/consume.js';
 import { StargateClient } from '../store/stargate/client.js';
 import { StargateReader } from '../store/stargate/reader.js';
 import { CqlSession } from '../store/cql/session.js';
@@ -52,7 +53,7 @@ export const sinkKindOf = (c: Config): SinkKind => c.sink ?? 'cql';
 
 export interface OpenSink {
   kind: SinkKind;
-  sink: CqlSink | StargateSink;
+  sink: RecordSink;
   /** A cheap request that proves the backend answers (for /readyz). */
   check: () => Promise<void>;
   close: () => Promise<void>;
