@@ -2,11 +2,12 @@
 # The rapflow image: one image for every command (split, consume, verify, report, ...), with
 # `rapflow` as its entrypoint, so Kubernetes manifests pass only the command and its flags.
 #   docker buildx build --platform linux/amd64,linux/arm64 -t ghcr.io/<owner>/rapflow:<tag> .
-# Stages: build (compiles TypeScript) and deps (production dependencies only) run on the full Node
-# image; the final stage is distroless: Node and our files, no shell, no package manager, user 65532.
+# Node 24 LTS (package.json engines). Stages: build (compiles TypeScript) and deps (production
+# dependencies only) run on the full Node image; the final stage is distroless: Node and our
+# files, no shell, no package manager, user 65532.
 
-ARG NODE_IMAGE=node:20.19-bookworm-slim
-ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs20-debian12:nonroot
+ARG NODE_IMAGE=node:24.21-bookworm-slim
+ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src

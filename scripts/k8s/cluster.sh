@@ -2,7 +2,7 @@
 # rapflow on a local kind cluster: the operators (cert-manager, Strimzi, K8ssandra, Argo Workflows,
 # Argo Events) from pinned charts, then Kafka and Cassandra (strimzi/, k8ssandra/), the rapflow
 # chart with a locally built image and its dev MinIO, and one run of the rap-ingest workflow.
-# Needs: docker, kubectl, Go (builds kind; scripts/k8s/tools.sh builds helm and argo), Node 20, and
+# Needs: docker, kubectl, Go (builds kind; scripts/k8s/tools.sh builds helm and argo), Node 24 (or 22.22+), and
 # a network that reaches the chart and image registries. About 8 GiB of memory for the cluster.
 #   bash scripts/k8s/cluster.sh up       # cluster, operators, Kafka, Cassandra, rapflow (idempotent)
 #   bash scripts/k8s/cluster.sh submit   # upload data/ into the inbox and run rap-ingest once, watching it

@@ -1,33 +1,11 @@
 #!/usr/bin/env node
-// The `rapflow` command: the composition root. Reads the environment, builds adapters, maps errors to exit codes.
-import { likelyTypos, loadConfig } from '../config/index.js';
-import { exitCodeOf, RapflowError } from '../errors.js';
-import type { CliContext } from './context.js';
-import { buildProgram } from './program.js';
+// The `rapflow` command's entry. It checks the Node version before anything else is loaded (a
+// dependency may not even parse on an old Node), then runs the command line (cli.ts).
+import { nodeSupported, nodeTooOldMessage } from './node-version.js';
 
-async function main(argv: string[]): Promise<number> {
-  try {
-    for (const { name, meant } of likelyTypos(process.env)) {
-      process.stderr.write(`rapflow: warning: ${name} is not a setting rapflow reads, so its default is in force; did you mean ${meant}?\n`);
-    }
-    const ctx: CliContext = {
-      config: loadConfig(process.env),
-      env: process.env,
-      out: (text) => process.stdout.write(`${text}\n`),
-      err: (text) => process.stderr.write(`${text}\n`),
-    };
-    await buildProgram(ctx).parseAsync(argv);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
-  } catch (err) {
-    const commanderExit = (err as { exitCode?: number; code?: string }).code?.startsWith('commander.');
-    if (commanderExit) return (err as { exitCode: number }).exitCode === 0 ? 0 : 78;
-    if (err instanceof RapflowError) {
-      process.stderr.write(`rapflow: ${err.code}: ${err.message}\n`);
-    } else {
-      process.stderr.write(`rapflow: unexpected error (a bug, please report it):\n${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    }
-    return exitCodeOf(err);
-  }
+if (nodeSupported(process.version)) {
+  await import('./cli.js');
+} else {
+  process.stderr.write(`rapflow: ${nodeTooOldMessage(process.version)}\n`);
+  process.exitCode = 78;
 }
-
-process.exitCode = await main(process.argv);

@@ -47,7 +47,7 @@ export class WorkerEncoder implements FileEncoder {
     // The compiled worker next to this file (dist/pipeline/encode-worker.js).
     this.worker = new Worker(new URL('./encode-worker.js', import.meta.url), { workerData: settings });
     this.worker.on('message', (reply: WorkerReply) => this.settle(reply));
-    this.worker.on('error', (err) => this.failAll(new RapflowError('INTERNAL', `encoder thread failed: ${err.message}`, { cause: err })));
+    this.worker.on('error', (err: Error) => this.failAll(new RapflowError('INTERNAL', `encoder thread failed: ${err.message}`, { cause: err })));
     this.worker.on('exit', (code) => {
       if (this.pending.size > 0) this.failAll(new RapflowError('INTERNAL', `encoder thread exited (${code}) with work pending`));
     });

@@ -93,11 +93,11 @@ describe('Dockerfile', () => {
     expect(r.code).not.toBe(0);
   });
 
-  it('builds on Node 20 and runs distroless Node 20 as a non-root user, with no stage on `latest`', () => {
+  it('builds on Node 24 and runs distroless Node 24 as a non-root user, with no stage on `latest`', () => {
     expect(all.length).toBeGreaterThanOrEqual(2);
     for (const s of all) expect(s.from, s.name).toMatch(/:(?!latest$)[\w.-]+$/);
-    expect(all.slice(0, -1).every((s) => /^node:20[.-]/.test(s.from))).toBe(true);
-    expect(final.from).toMatch(/^gcr\.io\/distroless\/nodejs20-/);
+    expect(all.slice(0, -1).every((s) => /^node:24[.-]/.test(s.from))).toBe(true);
+    expect(final.from).toMatch(/^gcr\.io\/distroless\/nodejs24-/);
     const user = /^USER (\S+)$/m.exec(final.lines.join('\n'))?.[1];
     expect(user).toBeDefined();
     expect(user!.split(':')[0]).not.toMatch(/^(root|0)$/);
