@@ -2,7 +2,8 @@
 // connected first, then timed from `go()` to their last acknowledged write.
 import { Worker } from 'node:worker_threads';
 import type { CqlSettings } from '../src/store/cql/session.js';
-import { planSends, type OutRecord, type ProducerTuning } from '../src/transport/kafka.js';
+import { planSends, type ProducerTuning } from '../src/transport/sends.js';
+import type { KafkaClientName, OutRecord } from '../src/transport/types.js';
 import { unique } from './lib.js';
 
 /** One Cassandra request: a single INSERT, or an unlogged batch of the INSERTs of one partition. */
@@ -11,6 +12,7 @@ export type CqlRequest = { query: string; params: unknown[] }[];
 export type BareInput =
   | {
       kind: 'producer';
+      client: KafkaClientName;
       brokers: string[];
       transactionalId: string;
       compression: ProducerTuning['compression'];
@@ -43,15 +45,15 @@ export async function startBare(input: BareInput): Promise<Bare> {
 }
 
 /** A bare producer thread, connected, for these files: each file's records in the sends rapflow's split would make. */
-export function startBareProducer(brokers: string[], tuning: ProducerTuning, files: OutRecord[][]): Promise<Bare> {
+export function startBareProducer(client: KafkaClientName, brokers: string[], tuning: ProducerTuning, files: OutRecord[][]): Promise<Bare> {
   const sends = files.map((f) => planSends(f, tuning).map(([start, end]) => f.slice(start, end).map((r) => ({ topic: r.topic, key: r.key, value: r.value, headers: r.headers }))));
-  return startBare({ kind: 'producer', brokers, transactionalId: unique('bench-baseline'), compression: tuning.compression, files: sends });
+  return startBare({ kind: 'producer', client, brokers, transactionalId: unique('bench-baseline'), compression: tuning.compression, files: sends });
 }
 
 /**
- * The producer's ceiling: a bare kafkajs transactional producer sending already-encoded records,
+ * The producer's ceiling: a bare transactional producer of the given client sending already-encoded records,
  * one transaction per file, with the same batching rapflow uses. Returns the seconds it took.
  */
-export async function bareProduce(brokers: string[], tuning: ProducerTuning, files: OutRecord[][]): Promise<number> {
-  return (await startBareProducer(brokers, tuning, files)).go();
+export async function bareProduce(client: KafkaClientName, brokers: string[], tuning: ProducerTuning, files: OutRecord[][]): Promise<number> {
+  return (await startBareProducer(client, brokers, tuning, files)).go();
 }

@@ -19,7 +19,9 @@ import { CqlSession } from '../src/store/cql/session.js';
 import { planWrites } from '../src/store/cql/writer.js';
 import { rowsOf, TABLES, type Row } from '../src/store/tables.js';
 import { ObjectStore, s3Client } from '../src/source/s3.js';
-import { DEFAULT_PRODUCER_TUNING, KafkaTransport, type OutRecord } from '../src/transport/kafka.js';
+import { kafkaTransport } from '../src/transport/index.js';
+import { DEFAULT_PRODUCER_TUNING } from '../src/transport/sends.js';
+import { KAFKA_CLIENTS, type OutRecord } from '../src/transport/types.js';
 import { rapTopics } from '../src/transport/topics.js';
 import { bareProduce, startBare, startBareProducer } from './bare.js';
 import { config, cpuDelta, cpuSeconds, SERVICES, settle, stackUp, table, timed, unique, sectionOf } from './lib.js';
@@ -78,7 +80,7 @@ async function upload(n: Names, files: GeneratedFile[]): Promise<void> {
 }
 
 async function prepare(n: Names, files: GeneratedFile[], partitions?: number): Promise<void> {
-  const transport = new KafkaTransport({ brokers: config.kafka.brokers, clientId: 'bench-e2e' });
+  const transport = kafkaTransport({ brokers: config.kafka.brokers, clientId: 'bench-e2e' }, config.kafka.client);
   const specs = rapTopics(n.prefix).map((t) => (partitions && !t.name.endsWith('rap.dlq') ? { ...t, partitions } : t));
   await transport.ensureTopics(specs);
   for (const args of [['db', 'init']]) {
@@ -171,7 +173,7 @@ async function main(): Promise<void> {
     );
   }
   await settle();
-  const produceSeconds = await bareProduce(config.kafka.brokers, DEFAULT_PRODUCER_TUNING, encoded);
+  const produceSeconds = await bareProduce(config.kafka.client, config.kafka.brokers, DEFAULT_PRODUCER_TUNING, encoded);
 
   const readSeconds = (
     await timed(async () => {
@@ -207,7 +209,7 @@ async function main(): Promise<void> {
   // on its own thread): on a machine whose cores the services share, this is the ceiling the
   // pipeline really runs under.
   const writer = await bareWriter('batches');
-  const producer = await startBareProducer(config.kafka.brokers, DEFAULT_PRODUCER_TUNING, encoded);
+  const producer = await startBareProducer(config.kafka.client, config.kafka.brokers, DEFAULT_PRODUCER_TUNING, encoded);
   await settle();
   let producedAt = 0;
   let writtenAt = 0;
@@ -220,7 +222,7 @@ async function main(): Promise<void> {
   const rate = (s: number) => Math.round(records / s);
   const ceilings: [string, number][] = [
     ['MinIO: read every file (3 at a time)', rate(readSeconds)],
-    ['Kafka: bare kafkajs transactional producer on its own thread, pre-encoded records', rate(produceSeconds)],
+    [`Kafka: bare ${config.kafka.client} transactional producer on its own thread, pre-encoded records`, rate(produceSeconds)],
     ['Cassandra: bare driver on its own thread, unlogged batches of one partition, 32 in flight (Stargate not available here)', rate(sinkSeconds)],
   ];
   const otherRows: [string, number][] = [['Cassandra: driver executeConcurrent, one INSERT per row, 64 in flight', rate(sinkRowsSeconds)]];
@@ -252,6 +254,25 @@ async function main(): Promise<void> {
   say(`Driven at the same time, as the pipeline drives them (bare producer and bare Cassandra writer together, sharing the ${cpus().length} cores with both services): ${togetherRate.toLocaleString('en-US')} records/s. rapflow end to end is ${(e2eRate / togetherRate).toFixed(2)} of that. The bare clients themselves, doing nothing but send, reach ${(togetherRate / slowest[1]).toFixed(2)} of the slowest service's ceiling when they drive both services at once: on ${cpus().length} cores shared by both services and both clients, a pipeline built on these two clients does no better than that here, whatever its own code.`);
   say();
   say(`Each stage alone against its own service: split (MinIO → Kafka) ${rate(split.seconds).toLocaleString('en-US')} records/s while the consumer ran beside it; consume alone (the 1 × 1 row below) against Cassandra's ${rate(sinkSeconds).toLocaleString('en-US')}.`);
+  say();
+  // 3. The two Kafka clients side by side: the same pipeline, and each client's bare producer.
+  const clientRows: (string | number)[][] = [['Kafka client', 'end to end records/s', 'split records/s', 'consume records/s', 'consumer peak RSS (MB)', 'bare producer records/s', 'split / bare producer']];
+  for (const client of KAFKA_CLIENTS) {
+    const n = names(`client-${client}`);
+    n.env.KAFKA_CLIENT = client;
+    await prepare(n, files);
+    const run = await pipeline(n);
+    const cb = batches([run.consumed]);
+    if (cb.written !== records) throw new Error(`with ${client} the consumer wrote ${cb.written} records, corpus has ${records}`);
+    await settle();
+    const bare = rate(await bareProduce(client, config.kafka.brokers, DEFAULT_PRODUCER_TUNING, encoded));
+    clientRows.push([client, rate((cb.last - run.started) / 1000), rate(run.split.seconds), Math.round(cb.written / ((cb.last - cb.first) / 1000)), Math.round(run.consumed.peakRssMb), bare, (rate(run.split.seconds) / bare).toFixed(2)]);
+  }
+  say('## Kafka clients');
+  say();
+  say(`The same corpus through the same pipeline once with each client (\`KAFKA_CLIENT\`), then each client's bare transactional producer on the same pre-encoded records; the run above used ${config.kafka.client}, the default.`);
+  say();
+  show(clientRows);
   say();
   say('## Where the time goes');
   say();

@@ -16,16 +16,19 @@ import { CqlSink } from '../store/cql/writer.js';
 import { ensureStargateSchema, type SchemaOutcome } from '../store/stargate/schema.js';
 import { StargateSink } from '../store/stargate/writer.js';
 import { ObjectStore, s3Client } from '../source/s3.js';
-import { KafkaTransport } from '../transport/kafka.js';
+import { kafkaTransport } from '../transport/index.js';
 
 export const kafkaOf = (c: Config, role: string) =>
-  new KafkaTransport({
-    brokers: c.kafka.brokers,
-    clientId: `rapflow-${role}`,
-    ...(c.kafka.sasl ? { sasl: c.kafka.sasl } : {}),
-    tls: c.kafka.tls,
-    ...(c.kafka.caFile ? { ca: readFileSync(c.kafka.caFile, 'utf8') } : {}),
-  });
+  kafkaTransport(
+    {
+      brokers: c.kafka.brokers,
+      clientId: `rapflow-${role}`,
+      ...(c.kafka.sasl ? { sasl: c.kafka.sasl } : {}),
+      tls: c.kafka.tls,
+      ...(c.kafka.caFile ? { ca: readFileSync(c.kafka.caFile, 'utf8') } : {}),
+    },
+    c.kafka.client,
+  );
 export const registryOf = (c: Config) => new Registry(c.registry.url, c.kafka.topicPrefix);
 export const storeOf = (c: Config) => new ObjectStore(s3Client(c.s3));
 export const cqlOf = (c: Config) => new CqlSession({ ...c.cassandra });

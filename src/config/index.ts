@@ -2,6 +2,7 @@
 import { closest, distance } from 'fastest-levenshtein';
 import { z } from 'zod';
 import { RapflowError } from '../errors.js';
+import { DEFAULT_KAFKA_CLIENT, KAFKA_CLIENTS, type KafkaClientName } from '../transport/types.js';
 
 const csv = z
   .string()
@@ -19,6 +20,8 @@ export const EnvSchema = z
     HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(9464), // 0: any free port (tests running several consumers)
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     KAFKA_BROKERS: csv.default(['127.0.0.1:9092']),
+    // Which Kafka client runs the transport (src/transport/): chosen by measurement, docs/performance.md.
+    KAFKA_CLIENT: z.enum(KAFKA_CLIENTS).default(DEFAULT_KAFKA_CLIENT),
     KAFKA_CONSUMER_GROUP: z.string().min(1).default('rapflow-consume'),
     KAFKA_FOLLOW_GROUP: z.string().min(1).default('rapflow-split-follow'),
     // Strimzi KafkaUser (SCRAM-SHA-512) on a cluster; unset locally, where the broker is plaintext.
@@ -73,6 +76,7 @@ export interface Config {
   http: { host: string; port: number };
   stack: { home: string | undefined; state: string | undefined; stargateHome: string | undefined };
   kafka: {
+    client: KafkaClientName;
     brokers: string[];
     topicPrefix: string;
     followGroup: string;
@@ -113,6 +117,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
     stack: { home: e.RAPFLOW_HOME, state: e.RAPFLOW_STATE, stargateHome: e.STARGATE_HOME },
     kafka: {
+      client: e.KAFKA_CLIENT,
       brokers: e.KAFKA_BROKERS,
       topicPrefix: e.KAFKA_TOPIC_PREFIX,
       followGroup: e.KAFKA_FOLLOW_GROUP,

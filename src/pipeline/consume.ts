@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { RecordName } from '../codec/schemas.js';
 import { classify, type RapflowError } from '../errors.js';
 import { withRetry, type RetryPolicy } from '../retry.js';
-import type { InMessageLike } from '../transport/kafka.js';
+import type { InMessageLike } from '../transport/types.js';
 
 /** A consumed message: the shape the Kafka adapter hands over. */
 export type InMessage = InMessageLike;

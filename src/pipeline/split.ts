@@ -5,7 +5,7 @@ import type { Problem } from '../model/validate.js';
 import { oversize, DEFAULT_YAML_LIMITS, type YamlLimits } from '../model/yaml.js';
 import type { ObjectRef } from '../source/types.js';
 import { HEADER } from '../transport/topics.js';
-import type { LastOffsets, OutRecord } from '../transport/kafka.js';
+import type { LastOffsets, OutRecord } from '../transport/types.js';
 import type { EncodedFile, EncodeResult } from './encode.js';
 import type { FileEncoder } from './encoder.js';
 import type { Ledger, ObjectId } from './ledger.js';

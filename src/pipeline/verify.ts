@@ -9,7 +9,7 @@ import { recordsOf, validateFile, type ModelTypes } from '../model/validate.js';
 import { DEFAULT_YAML_LIMITS, type YamlLimits } from '../model/yaml.js';
 import { everyRow, type RapReader } from '../read/reader.js';
 import { HEADER } from '../transport/topics.js';
-import type { InMessageLike, LastOffsets } from '../transport/kafka.js';
+import type { InMessageLike, LastOffsets } from '../transport/types.js';
 import type { FileResult, Manifest } from './split.js';
 
 export interface VerifyDeps {

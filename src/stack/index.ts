@@ -5,7 +5,7 @@ import type { Config } from '../config/index.js';
 import { RapflowError } from '../errors.js';
 import { stackPaths, type StackPaths } from './paths.js';
 import { enableNotifications } from '../source/s3.js';
-import { KafkaTransport } from '../transport/kafka.js';
+import { KafkajsTransport } from '../transport/kafkajs/index.js';
 import { eventsTopic } from '../transport/topics.js';
 import { minioClient } from './probes.js';
 import { SERVICES, serviceByName, type ServiceDef, type StackEndpoints } from './services.js';
@@ -120,7 +120,7 @@ export class Stack {
   /** MinIO announces new inbox objects on Kafka (the event-driven start; `rapflow split --follow` listens). */
   private async wireNotifications(): Promise<void> {
     const ep = this.endpoints;
-    await new KafkaTransport({ brokers: [ep.kafkaBroker], clientId: 'rapflow-stack' }).ensureTopics([eventsTopic(ep.eventsTopic)]);
+    await new KafkajsTransport({ brokers: [ep.kafkaBroker], clientId: 'rapflow-stack' }).ensureTopics([eventsTopic(ep.eventsTopic)]);
     await enableNotifications(minioClient(ep), ep.buckets[0]!, ep.inboxPrefix, '');
     this.progress(`minio: events of s3://${ep.buckets[0]}/${ep.inboxPrefix} go to Kafka topic ${ep.eventsTopic}`);
   }

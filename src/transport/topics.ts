@@ -4,6 +4,8 @@ import { topicOf } from '../codec/schemas.js';
 export interface TopicSpec {
   name: string;
   partitions: number;
+  /** Copies of each partition; the broker's default.replication.factor when absent. */
+  replicationFactor?: number;
   /** Topic-level configs, as KafkaTopic `spec.config` would hold them. */
   config: Record<string, string>;
 }

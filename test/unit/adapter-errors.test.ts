@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { registryError } from '../../src/codec/registry.js';
 import { cqlError, statementName } from '../../src/store/cql/session.js';
 import { s3Error } from '../../src/source/s3.js';
-import { kafkaError } from '../../src/transport/kafka.js';
+import { kafkaError } from '../../src/transport/kafkajs/errors.js';
+import { kafkaError as platformaticError } from '../../src/transport/platformatic/errors.js';
+import { AuthenticationError, MultipleErrors, NetworkError, ProtocolError, TimeoutError, UserError } from '@platformatic/kafka';
 
 const { KafkaJSConnectionError, KafkaJSGroupCoordinatorNotFound, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSSASLAuthenticationError } = kafkajs;
 
@@ -23,6 +25,25 @@ describe('kafkaError', () => {
     ['anything else', new Error('unexpected'), 'INTERNAL'],
   ])('%s -> %s', (_what, err, code) => {
     expect(kafkaError(err, 'producing').code).toBe(code);
+  });
+});
+
+// The shapes @platformatic/kafka throws, built with its own classes (the names are from its errors.ts;
+// "Unknown topic" and the MultipleErrors wrapping were seen against the real broker).
+describe('kafkaError of @platformatic/kafka', () => {
+  it.each([
+    ['a refused connection', new NetworkError('Connection to 127.0.0.1:1 failed.', { cause: new Error('connect ECONNREFUSED 127.0.0.1:1') }), 'KAFKA_UNAVAILABLE'],
+    ['retries exhausted', new MultipleErrors('Cannot connect to any broker.', [new NetworkError('Connection failed.'), new NetworkError('Connection failed.')]), 'KAFKA_UNAVAILABLE'],
+    ['a timeout', new TimeoutError('Request timed out.'), 'KAFKA_UNAVAILABLE'],
+    ['a retriable protocol error', new ProtocolError('NOT_LEADER_OR_FOLLOWER'), 'KAFKA_UNAVAILABLE'],
+    ['no group coordinator', new ProtocolError('COORDINATOR_NOT_AVAILABLE'), 'KAFKA_UNAVAILABLE'],
+    ['bad credentials', new AuthenticationError('SASL authentication failed.'), 'CONFIG_INVALID'],
+    ['a missing topic (the broker says)', new MultipleErrors('Producing failed.', [new ProtocolError('UNKNOWN_TOPIC_OR_PARTITION')]), 'CONFIG_INVALID'],
+    ['a missing topic (the client says, auto-creation off)', new UserError('Unknown topic rap.nosuch.'), 'CONFIG_INVALID'],
+    ['an ACL refusal', new ProtocolError('TOPIC_AUTHORIZATION_FAILED'), 'CONFIG_INVALID'],
+    ['anything else', new UserError('The producer is in use by another transaction.'), 'INTERNAL'],
+  ])('%s -> %s', (_what, err, code) => {
+    expect(platformaticError(err, 'producing').code).toBe(code);
   });
 });
 

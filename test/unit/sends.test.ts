@@ -1,6 +1,6 @@
 // How a file's records are cut into sends: within the count and byte limits, in order, none lost.
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PRODUCER_TUNING, planSends } from '../../src/transport/kafka.js';
+import { DEFAULT_PRODUCER_TUNING, planSends } from '../../src/transport/sends.js';
 
 const rec = (bytes: number) => ({ key: 'k', value: Buffer.alloc(bytes), headers: { h: 'v' } });
 

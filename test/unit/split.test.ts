@@ -7,7 +7,7 @@ import { RapflowError } from '../../src/errors.js';
 import type { EncodeResult } from '../../src/pipeline/encode.js';
 import type { Claim, Ledger, LedgerEntry, ObjectId } from '../../src/pipeline/ledger.js';
 import { splitAll, type SplitDeps } from '../../src/pipeline/split.js';
-import type { OutRecord } from '../../src/transport/kafka.js';
+import type { OutRecord } from '../../src/transport/types.js';
 
 const OK: EncodeResult = { ok: true, keys: ['k'], values: [Buffer.from('v')], topics: ['rap.songs'], partitions: [0], schemaIds: [1], schemaVersions: [1] } as unknown as EncodeResult;
 

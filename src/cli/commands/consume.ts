@@ -8,7 +8,6 @@ import { classify, RapflowError } from '../../errors.js';
 import { processBatch, type InMessage } from '../../pipeline/consume.js';
 import { RetryInterrupted, type RetryPolicy } from '../../retry.js';
 import { DLQ_HEADER } from '../../transport/topics.js';
-import { kafkaError } from '../../transport/kafka.js';
 import { waitForStargateSchema } from '../../store/stargate/schema.js';
 import type { Logger } from '../../observability/logger.js';
 import { ConsumerMetrics, serveHealth } from '../../observability/metrics.js';
@@ -67,7 +66,7 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
       ).finally(() => client.close());
     }
   } catch (err) {
-    await dlq.disconnect();
+    await dlq.close();
     throw err;
   }
   const sink = store.sink;
@@ -94,16 +93,12 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
       failedAt: new Date(),
       consumerGroup: c.kafka.consumerGroup,
     });
-    try {
-      await dlq.send({
-        topic: dlqTopic,
-        acks: -1,
-        messages: [{ key: m.key, value, headers: { ...m.headers, [DLQ_HEADER.code]: error.code, [DLQ_HEADER.reason]: error.message.slice(0, 1000), [DLQ_HEADER.sourceTopic]: m.topic } }],
-      });
-    } catch (err) {
-      // Like every Kafka call: a broker away is KAFKA_UNAVAILABLE, retried, then exit 75.
-      throw kafkaError(err, `dead-lettering ${m.topic}[${m.partition}]@${m.offset}`);
-    }
+    // Like every Kafka call: a broker away is KAFKA_UNAVAILABLE, retried, then exit 75.
+    await dlq.send(
+      dlqTopic,
+      { key: m.key, value, headers: { ...m.headers, [DLQ_HEADER.code]: error.code, [DLQ_HEADER.reason]: error.message.slice(0, 1000), [DLQ_HEADER.sourceTopic]: m.topic } },
+      `dead-lettering ${m.topic}[${m.partition}]@${m.offset}`,
+    );
   };
 
   // SIGTERM (a pod stopping) must not wait out a minute of backoff: a stop ends retry waits at once.
@@ -134,7 +129,7 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
       metrics.deadLettered.inc({ topic }, o.deadLettered);
       metrics.retries.inc(o.retries);
       metrics.batchSeconds.observe((Date.now() - t0) / 1000);
-      metrics.lag.set({ topic, partition: String(partition) }, Number(BigInt(highWatermark) - BigInt(messages.at(-1)!.offset) - 1n));
+      if (highWatermark !== undefined) metrics.lag.set({ topic, partition: String(partition) }, Number(BigInt(highWatermark) - BigInt(messages.at(-1)!.offset) - 1n));
       totals.records += o.records;
       totals.written += o.written;
       totals.deadLettered += o.deadLettered;
@@ -142,12 +137,12 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
       log.info({ topic: messages[0]!.topic, partition: messages[0]!.partition, ...o, ms: Date.now() - t0 }, 'batch written');
     });
   } catch (err) {
-    await Promise.allSettled([dlq.disconnect(), store.close()]);
+    await Promise.allSettled([dlq.close(), store.close()]);
     throw err;
   }
   log.info({ group: c.kafka.consumerGroup, topics: [...nameByTopic.keys()], sink: store.kind }, 'consuming');
   const finished = consumer.done.finally(async () => {
-    await Promise.allSettled([dlq.disconnect(), store.close()]);
+    await Promise.allSettled([dlq.close(), store.close()]);
     log.info(totals, 'stopped');
   });
   const checks = {

@@ -1,0 +1,92 @@
+// Producers over @platformatic/kafka: one transaction per file (split), and a plain idempotent
+// one (dead letters). Keys and header values go as strings, values as the encoded bytes.
+import { compatibilityPartitioner, Producer, stringSerializer, type MessageToProduce } from '@platformatic/kafka';
+import { DEFAULT_PRODUCER_TUNING, Partitions, planSends, prepareSend, recordLast, type ProducerTuning } from '../sends.js';
+import type { FileProducer, KafkaSettings, LastOffsets, OutRecord, RecordSender } from '../types.js';
+import { partitionCounts } from './admin.js';
+import { baseOptions } from './client.js';
+import { kafkaError } from './errors.js';
+
+type StringKeyed = Producer<string, Buffer, string, string>;
+const serializers = { key: stringSerializer, headerKey: stringSerializer, headerValue: stringSerializer };
+// This client's defaultPartitioner takes murmur2 >>> 0, which puts about half the keys on other
+// partitions than the Java client and kafkajs (murmur2 & 0x7fffffff); rapflow sets every record's
+// partition itself (partitionFor), and this one, the Java-compatible, covers any it does not.
+const partitioner = compatibilityPartitioner;
+
+export async function transactionalProducer(settings: KafkaSettings, transactionalId: string, topics: string[], tuning: ProducerTuning = DEFAULT_PRODUCER_TUNING): Promise<FileProducer> {
+  const partitions = new Partitions(await partitionCounts(settings, topics));
+  const producer: StringKeyed = new Producer({
+    ...baseOptions(settings),
+    transactionalId,
+    idempotent: true,
+    acks: -1,
+    autocreateTopics: false,
+    partitioner,
+    compression: tuning.compression,
+    // This client sends its request timeout as the transaction timeout too: a split that dies
+    // with a transaction open blocks read_committed readers until it passes (kafkajs: 30 s too).
+    timeout: 30_000,
+    serializers,
+  });
+  return new PlatformaticFileProducer(producer, tuning, partitions);
+}
+
+class PlatformaticFileProducer implements FileProducer {
+  constructor(
+    private readonly producer: StringKeyed,
+    private readonly tuning: ProducerTuning,
+    private readonly partitions: Partitions,
+  ) {}
+
+  partitionsByTopic(): Record<string, number> {
+    return this.partitions.byTopic();
+  }
+
+  partitionOf(topic: string, key: string): number {
+    return this.partitions.of(topic, key);
+  }
+
+  async sendAtomically(records: OutRecord[]): Promise<LastOffsets> {
+    const tx = await this.producer.beginTransaction().catch((err: unknown) => {
+      throw kafkaError(err, 'starting a transaction');
+    });
+    const last: LastOffsets = {};
+    try {
+      for (const [start, end] of planSends(records, this.tuning)) {
+        const { byTopic, counts } = prepareSend(records, start, end, this.partitions);
+        // Every record has its partition set, so this client's partitioner is never asked.
+        const messages = [...byTopic.values()].flat() as MessageToProduce<string, Buffer, string, string>[];
+        const result = await tx.send({ messages, acks: -1, compression: this.tuning.compression });
+        recordLast(
+          last,
+          (result.offsets ?? []).map((o) => ({ topic: o.topic, partition: o.partition, baseOffset: o.offset })),
+          counts,
+        );
+      }
+      await tx.commit();
+      return last;
+    } catch (err) {
+      await tx.abort().catch(() => undefined); // the coordinator aborts it on timeout anyway
+      throw kafkaError(err, 'producing a file');
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.producer.close();
+  }
+}
+
+export function recordSender(settings: KafkaSettings): Promise<RecordSender> {
+  const producer = new Producer<Buffer, Buffer, string, string>({ ...baseOptions(settings), idempotent: true, acks: -1, autocreateTopics: false, partitioner, serializers: { headerKey: stringSerializer, headerValue: stringSerializer } });
+  return Promise.resolve({
+    send: async (topic, record, what) => {
+      try {
+        await producer.send({ messages: [{ topic, ...(record.key ? { key: record.key } : {}), value: record.value, headers: record.headers }] });
+      } catch (err) {
+        throw kafkaError(err, what ?? `producing to ${topic}`);
+      }
+    },
+    close: () => producer.close(),
+  });
+}

@@ -1,0 +1,107 @@
+// The pipeline's view of Kafka: what split, consume, verify and report need, whichever client
+// implements it (kafkajs/ or platformatic/; index.ts picks one from KAFKA_CLIENT).
+import type { TopicSpec } from './topics.js';
+import type { ProducerTuning } from './sends.js';
+
+export const KAFKA_CLIENTS = ['kafkajs', 'platformatic'] as const;
+export type KafkaClientName = (typeof KAFKA_CLIENTS)[number];
+/** The client the pipeline uses unless KAFKA_CLIENT says otherwise (why: docs/performance.md). */
+export const DEFAULT_KAFKA_CLIENT: KafkaClientName = 'kafkajs';
+
+export interface KafkaSettings {
+  brokers: string[];
+  clientId: string;
+  sasl?: { mechanism: 'scram-sha-512' | 'scram-sha-256'; username: string; password: string };
+  tls?: boolean;
+  /** PEM of the CA that signed the brokers' certificates (Strimzi's cluster CA). */
+  ca?: string;
+}
+
+/** A consumed message as the pipeline sees it: headers as strings, key and value as bytes. */
+export interface InMessageLike {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
+
+export interface OutRecord {
+  topic: string;
+  key: string;
+  value: Buffer;
+  headers: Record<string, string>;
+  /** Chosen by the Java-compatible default partitioner (partitionFor) when absent. */
+  partition?: number;
+}
+
+/** Highest offset written per topic and partition. */
+export type LastOffsets = Record<string, Record<string, string>>;
+
+/** What a running consumer gives its owner: stop it (after the work in hand), or learn that it failed. */
+export interface RunningConsumer {
+  stop: () => Promise<void>;
+  /** Resolves after stop(); rejects with the first error of the handler. */
+  done: Promise<void>;
+}
+
+/**
+ * Handles one partition's messages, in order; resolving means they may be committed.
+ * `highWatermark` (for the lag metric) is undefined until the client knows it.
+ */
+export type BatchHandler = (messages: InMessageLike[], heartbeat: () => Promise<void>, highWatermark: string | undefined) => Promise<void>;
+
+/** A producer whose every file is one Kafka transaction (split). */
+export interface FileProducer {
+  /** Partitions per topic, as the producer knows them (for encoders that choose partitions ahead). */
+  partitionsByTopic(): Record<string, number>;
+  partitionOf(topic: string, key: string): number;
+  /** Sends all records in one transaction with acks=all; returns the last offsets written. */
+  sendAtomically(records: OutRecord[]): Promise<LastOffsets>;
+  close(): Promise<void>;
+}
+
+/** A plain idempotent producer with acks=all (dead letters); errors come out as RapflowErrors. */
+export interface RecordSender {
+  /** `what` names the send in its error (default: producing to the topic). */
+  send(topic: string, record: { key: Buffer | null; value: Buffer; headers: Record<string, string> }, what?: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface KafkaTransport {
+  readonly client: KafkaClientName;
+  /** Creates the topics that do not exist yet; returns the names it created. */
+  ensureTopics(specs: TopicSpec[]): Promise<string[]>;
+  /**
+   * A producer whose every file is one Kafka transaction: read_committed consumers see all of a
+   * file's records or none, even when the split dies half-way.
+   */
+  transactionalProducer(transactionalId: string, topics: string[], tuning?: ProducerTuning): Promise<FileProducer>;
+  /**
+   * Consumes `topic` in group `groupId` from the newest offset on first start, one message at a
+   * time, committing each offset only after `handle` resolved. `done` rejects with the handler's
+   * error, leaving that message uncommitted so it is delivered again.
+   */
+  follow(topic: string, groupId: string, handle: (value: Buffer | null) => Promise<void>, onReady?: () => void): Promise<RunningConsumer>;
+  /**
+   * A consumer group on `topics` (read_committed) handing over one partition's messages at a time,
+   * at most `maxBatch`; offsets are committed only after `handle` resolved. The first error of
+   * `handle` stops the consumer (no silent restart loop) and rejects `done`; `stop()` finishes
+   * the batch in hand and leaves the group. A RetryInterrupted from `handle` leaves the batch
+   * uncommitted and is not a failure.
+   */
+  consumeBatches(topics: string[], groupId: string, handle: BatchHandler, maxBatch?: number): Promise<RunningConsumer>;
+  /** Offsets a consumer group has committed (the next offset it will read), per topic and partition; "-1" when none. */
+  committedOffsets(groupId: string, topics: string[]): Promise<LastOffsets>;
+  /**
+   * Every record of a topic as it stands now (up to the high watermarks read at the start), for
+   * small topics written without transactions and read whole, like the dead-letter topic.
+   */
+  readToEnd(topic: string, timeoutMs?: number): Promise<InMessageLike[]>;
+  /** Answers when a broker answers a metadata request (readiness). */
+  ping(): Promise<void>;
+  /** A plain idempotent producer (acks=all), for dead letters. */
+  producer(): Promise<RecordSender>;
+  partitionCounts(topics: string[]): Promise<Map<string, number>>;
+}
