@@ -1,5 +1,5 @@
 // Runs encodeFile inline, or on a worker thread so that validation and encoding overlap with producing.
-import { Worker } from 'node:worker_threads';
+import { isMarkedAsUntransferable, Worker } from 'node:worker_threads';
 import { RapflowError } from '../errors.js';
 import type { ModelTypes } from '../model/validate.js';
 import { encodeFile, type EncodeInput, type EncodeResult, type EncodeSettings } from './encode.js';
@@ -57,8 +57,11 @@ export class WorkerEncoder implements FileEncoder {
     const seq = ++this.seq;
     return new Promise<EncodeResult>((resolve, reject) => {
       this.pending.set(seq, { resolve, reject });
-      // The file's bytes are not needed here any more: move them instead of copying.
-      const bytes = input.bytes.byteOffset === 0 && input.bytes.byteLength === input.bytes.buffer.byteLength ? input.bytes : input.bytes.slice();
+      // The file's bytes are not needed here any more: move them instead of copying, unless they
+      // share memory (a view) or sit in memory Node will not move (its Buffer pool, on Node 22+).
+      const whole = input.bytes.byteOffset === 0 && input.bytes.byteLength === input.bytes.buffer.byteLength && !isMarkedAsUntransferable(input.bytes.buffer);
+      // (A copy: Buffer's own slice() would be a view of the same memory.)
+      const bytes = whole ? input.bytes : new Uint8Array(input.bytes);
       this.worker.postMessage({ seq, uri: input.uri, bytes }, [bytes.buffer as ArrayBuffer]);
     });
   }

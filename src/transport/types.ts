@@ -6,7 +6,7 @@ import type { ProducerTuning } from './sends.js';
 export const KAFKA_CLIENTS = ['kafkajs', 'platformatic'] as const;
 export type KafkaClientName = (typeof KAFKA_CLIENTS)[number];
 /** The client the pipeline uses unless KAFKA_CLIENT says otherwise (why: docs/performance.md). */
-export const DEFAULT_KAFKA_CLIENT: KafkaClientName = 'kafkajs';
+export const DEFAULT_KAFKA_CLIENT: KafkaClientName = 'platformatic';
 
 export interface KafkaSettings {
   brokers: string[];
@@ -47,10 +47,11 @@ export interface RunningConsumer {
 }
 
 /**
- * Handles one partition's messages, in order; resolving means they may be committed.
- * `highWatermark` (for the lag metric) is undefined until the client knows it.
+ * Handles one partition's messages, in order; resolving means they may be committed. `lag` (for
+ * the lag metric): records of the partition after these, as far as the client knows (undefined
+ * until it does).
  */
-export type BatchHandler = (messages: InMessageLike[], heartbeat: () => Promise<void>, highWatermark: string | undefined) => Promise<void>;
+export type BatchHandler = (messages: InMessageLike[], heartbeat: () => Promise<void>, lag: number | undefined) => Promise<void>;
 
 /** A producer whose every file is one Kafka transaction (split). */
 export interface FileProducer {

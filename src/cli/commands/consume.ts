@@ -110,7 +110,7 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
   const totals: ConsumeTotals = { sink: store.kind, records: 0, written: 0, deadLettered: 0, retries: 0 };
   let consumer;
   try {
-    consumer = await kafka.consumeBatches([...nameByTopic.keys()], c.kafka.consumerGroup, async (messages, heartbeat, highWatermark) => {
+    consumer = await kafka.consumeBatches([...nameByTopic.keys()], c.kafka.consumerGroup, async (messages, heartbeat, lag) => {
       inHand++;
       const t0 = Date.now();
       const { topic, partition } = messages[0]!;
@@ -129,7 +129,7 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
       metrics.deadLettered.inc({ topic }, o.deadLettered);
       metrics.retries.inc(o.retries);
       metrics.batchSeconds.observe((Date.now() - t0) / 1000);
-      if (highWatermark !== undefined) metrics.lag.set({ topic, partition: String(partition) }, Number(BigInt(highWatermark) - BigInt(messages.at(-1)!.offset) - 1n));
+      if (lag !== undefined) metrics.lag.set({ topic, partition: String(partition) }, lag);
       totals.records += o.records;
       totals.written += o.written;
       totals.deadLettered += o.deadLettered;

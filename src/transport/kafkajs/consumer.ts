@@ -84,7 +84,7 @@ export function consumeBatches(kafka: Kafka, topics: string[], groupId: string, 
             const slice = batch.messages.slice(i, i + maxBatch);
             const messages = slice.map((m) => inMessage(batch.topic, batch.partition, m));
             try {
-              await handle(messages, heartbeat, batch.highWatermark);
+              await handle(messages, heartbeat, Number(BigInt(batch.highWatermark) - BigInt(slice.at(-1)!.offset) - 1n));
             } catch (err) {
               // Told to stop while waiting to retry: leave this batch uncommitted (the next
               // consumer of the partition gets it again) and let the stop go on, not a failure.

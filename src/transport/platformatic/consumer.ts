@@ -79,31 +79,43 @@ function lifeOf(consumer: Consumer<Buffer, Buffer, string, string>, state: { sto
       await state.stream?.close().catch(() => undefined);
       await state.loop;
     },
-    disconnect: () => consumer.close(true).catch(() => undefined),
+    // The stream first: closing the consumer with a stream still open waited forever (seen when
+    // the handler failed and nothing had stopped the stream).
+    disconnect: async () => {
+      await state.stream?.close().catch(() => undefined);
+      await consumer.close(true).catch(() => undefined);
+    },
   };
 }
 
 export function consumeBatches(settings: KafkaSettings, topics: string[], groupId: string, handle: BatchHandler, maxBatch = 1_000): Promise<RunningConsumer> {
   const consumer = consumerOf(settings, groupId);
   const state: { stopping: boolean; stream?: Stream; loop?: Promise<void> } = { stopping: false };
-  // Records behind each partition's last fetched offset, from the client's lag monitor (the
-  // fetch response's high watermark is not handed to the stream's reader).
-  const lag = new Map<string, bigint>();
-  consumer.on('consumer:lag', (offsets) => {
-    for (const [topic, perPartition] of offsets) perPartition.forEach((l, p) => lag.set(`${topic}/${p}`, l));
-  });
+  // The lag metric: the partitions' last stable offsets (listed every few seconds: the fetch
+  // responses' are not handed to the stream's reader) against the stream's next fetch position.
+  const latest = new Map<string, bigint>();
+  const listLatest = () =>
+    consumer
+      .listOffsets({ topics, isolationLevel: FetchIsolationLevels.READ_COMMITTED })
+      .then((offsets) => offsets.forEach((perPartition, topic) => perPartition.forEach((o, p) => latest.set(`${topic}:${p}`, o))))
+      .catch(() => undefined); // a metric: the next listing may succeed
+  let lister: NodeJS.Timeout | undefined;
   return runConsumer(
     lifeOf(consumer, state),
     async (fail) => {
       const stream = await consumer.consume({ topics, mode: 'committed', fallbackMode: 'earliest', autocommit: false });
       state.stream = stream;
-      consumer.startLagMonitoring({ topics }, 5_000);
+      await listLatest();
+      lister = setInterval(() => void listLatest(), 5_000).unref();
       state.loop = drain(stream, maxBatch, async (messages) => {
         if (state.stopping) return false;
         const last = messages.at(-1)!;
-        const behind = lag.get(`${last.topic}/${last.partition}`);
+        const key = `${last.topic}:${last.partition}`;
+        const end = latest.get(key);
+        const fetched = stream.offsetsToFetch.get(key);
+        const lag = end === undefined || fetched === undefined ? undefined : Math.max(0, Number(end - fetched));
         try {
-          await handle(messages.map(inMessage), () => Promise.resolve(), behind === undefined ? undefined : String(BigInt(last.offset) + 1n + (behind > 0n ? behind : 0n)));
+          await handle(messages.map(inMessage), () => Promise.resolve(), lag);
         } catch (err) {
           // Told to stop while waiting to retry: this batch stays uncommitted, not a failure.
           if (!(err instanceof RetryInterrupted)) fail(err);
@@ -122,7 +134,7 @@ export function consumeBatches(settings: KafkaSettings, topics: string[], groupI
         .catch((err: unknown) => {
           if (!state.stopping) fail(kafkaError(err, 'consuming'));
         })
-        .finally(() => consumer.stopLagMonitoring());
+        .finally(() => clearInterval(lister));
     },
     (err) => kafkaError(err, 'starting the consumer'),
   );
