@@ -1,15 +1,14 @@
 // bench/e2e: the whole pipeline on the local stack, MinIO to Cassandra, with each service's own
 // ceiling measured in the same run on the same data; scaling over partitions x consumers; memory
 // bounds. Prints everything and writes docs/performance.md.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem, tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { Registry } from '../src/codec/registry.js';
 import { loadSchemaSet, RECORD_NAMES } from '../src/codec/schemas.js';
 import { MAX_LINE_CHARS, MAX_LINES_PER_SONG } from '../src/model/documents.js';
-import { generateCorpus, type GeneratedFile } from '../src/model/generate.js';
+import { generateCorpus } from '../src/model/generate.js';
 import { recordsOf, validateFile } from '../src/model/validate.js';
 import { DEFAULT_YAML_LIMITS } from '../src/model/yaml.js';
 import type { SchemaIds } from '../src/pipeline/encode.js';
@@ -18,14 +17,12 @@ import { splitAll } from '../src/pipeline/split.js';
 import { CqlSession } from '../src/store/cql/session.js';
 import { planWrites } from '../src/store/cql/writer.js';
 import { rowsOf, TABLES, type Row } from '../src/store/tables.js';
-import { ObjectStore, s3Client } from '../src/source/s3.js';
-import { kafkaTransport } from '../src/transport/index.js';
 import { DEFAULT_PRODUCER_TUNING } from '../src/transport/sends.js';
 import { KAFKA_CLIENTS, type OutRecord } from '../src/transport/types.js';
-import { rapTopics } from '../src/transport/topics.js';
 import { bareProduce, startBare, startBareProducer } from './bare.js';
 import { config, cpuDelta, cpuSeconds, SERVICES, settle, stackUp, table, timed, unique, sectionOf } from './lib.js';
-import { percentile, profileSummary, runRapflow, type ProcResult } from './procs.js';
+import { percentile, profileSummary, runRapflow } from './procs.js';
+import { batches, cleanupAll, names, prepare, store, tmp, type Names } from './runs.js';
 
 const SONGS = Number(process.env.BENCH_SONGS ?? 25_000);
 const LINES_PER_SONG = 20;
@@ -33,7 +30,6 @@ const SONGS_PER_FILE = 250;
 const SCALE_SONGS = Number(process.env.BENCH_SCALE_SONGS ?? 5_000);
 const SCALES = (process.env.BENCH_SCALES ?? '1,2,4').split(',').map(Number);
 const TARGET = 0.7;
-const tmp = mkdtempSync(join(tmpdir(), 'rapflow-e2e-'));
 const set = loadSchemaSet('avro');
 const report: string[] = [];
 const say = (line = '') => {
@@ -49,72 +45,6 @@ const show = (rows: (string | number)[][]) => {
   console.log(table(rows));
   report.push(mdTable(rows));
 };
-
-interface Names {
-  prefix: string;
-  bucket: string;
-  keyspace: string;
-  group: string;
-  env: Record<string, string>;
-}
-/** Everything a run creates, removed at the end even when it fails. */
-const created: Names[] = [];
-
-function names(tag: string): Names {
-  const id = unique(tag);
-  const n = { prefix: `${id}.`, bucket: id, keyspace: id.replace(/-/g, '_'), group: `${id}-consume` };
-  const full = { ...n, env: { KAFKA_TOPIC_PREFIX: n.prefix, S3_INBOX_BUCKET: n.bucket, CASSANDRA_KEYSPACE: n.keyspace, KAFKA_CONSUMER_GROUP: n.group, RUN_ID: `${id}-run`, HTTP_PORT: '0' } };
-  created.push(full);
-  return full;
-}
-
-const store = new ObjectStore(s3Client(config.s3));
-const kafka = new Kafka({ clientId: 'bench-e2e', brokers: config.kafka.brokers, logLevel: logLevel.NOTHING });
-
-async function upload(n: Names, files: GeneratedFile[]): Promise<void> {
-  await store.ensureBucket(n.bucket);
-  const queue = [...files];
-  await Promise.all(Array.from({ length: 4 }, async () => {
-    for (let f = queue.shift(); f; f = queue.shift()) await store.put(n.bucket, `incoming/${f.name}`, Buffer.from(f.content), 'application/yaml');
-  }));
-}
-
-async function prepare(n: Names, files: GeneratedFile[], partitions?: number): Promise<void> {
-  const transport = kafkaTransport({ brokers: config.kafka.brokers, clientId: 'bench-e2e' }, config.kafka.client);
-  const specs = rapTopics(n.prefix).map((t) => (partitions && !t.name.endsWith('rap.dlq') ? { ...t, partitions } : t));
-  await transport.ensureTopics(specs);
-  for (const args of [['db', 'init']]) {
-    const r = await runRapflow(args, n.env).result;
-    if (r.code !== 0) throw new Error(`${args.join(' ')}: ${r.output.slice(-1000)}`);
-  }
-  await upload(n, files);
-  const d = await runRapflow(['discover', '--out', join(tmp, `${n.bucket}.todo.json`)], n.env).result;
-  if (d.code !== 0) throw new Error(`discover: ${d.output.slice(-1000)}`);
-}
-
-async function cleanup(n: Names): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const topics = (await admin.listTopics()).filter((t) => t.startsWith(n.prefix));
-  if (topics.length) await admin.deleteTopics({ topics });
-  await admin.disconnect();
-  const cql = new CqlSession({ ...config.cassandra });
-  await cql.connect();
-  await cql.execute(`DROP KEYSPACE IF EXISTS ${n.keyspace}`);
-  await cql.close();
-  const keys: string[] = [];
-  for await (const o of store.client.listObjectsV2(n.bucket, '', true)) keys.push((o as { name: string }).name);
-  await store.client.removeObjects(n.bucket, keys);
-  await store.client.removeBucket(n.bucket);
-}
-
-/** Batch log lines of consumer processes: when each batch ended, how long it took, how many rows. */
-function batches(results: ProcResult[]) {
-  const b = results.flatMap((r) => r.logs.filter((l) => l.msg === 'batch written').map((l) => ({ end: Number(l.time), ms: Number(l.ms), written: Number(l.written) })));
-  const first = Math.min(...b.map((x) => x.end - x.ms));
-  const last = Math.max(...b.map((x) => x.end));
-  return { list: b, first, last, written: b.reduce((s, x) => s + x.written, 0) };
-}
 
 async function main(): Promise<void> {
   await stackUp();
@@ -352,8 +282,9 @@ async function main(): Promise<void> {
   say(`The consumer that wrote the accepted ones peaked at ${Math.round(mc.peakRssMb)} MB. Limits (config and docs): \`MAX_FILE_BYTES\` ${(config.limits.maxFileBytes / 2 ** 20).toFixed(0)} MiB per file (checked before reading the body), ${DEFAULT_YAML_LIMITS.maxDocuments.toLocaleString('en-US')} documents, depth ${DEFAULT_YAML_LIMITS.maxDepth}, ${DEFAULT_YAML_LIMITS.maxNodes.toLocaleString('en-US')} YAML nodes per file, ${MAX_LINES_PER_SONG.toLocaleString('en-US')} lines per song, ${MAX_LINE_CHARS} characters per line. A file is held whole while it is validated (whole-file validation is the design), so split's memory is bounded by \`MAX_FILE_BYTES\` times the prefetch depth (3), not by the corpus; the consumer holds one fetch per partition and writes it in slices of at most 1,000 records.`);
 
   // bench/stargate writes its own section of the page: keep it.
-  const stargate = sectionOf('docs/performance.md', 'stargate');
-  writeFileSync('docs/performance.md', `${report.join('\n')}\n${stargate ? `\n${stargate}\n` : ''}`);
+  // The sections other benches wrote into the page stay.
+  const kept = ['bench/stargate', 'bench/cluster'].map((name) => sectionOf('docs/performance.md', name)).filter((x) => x !== undefined);
+  writeFileSync('docs/performance.md', `${report.join('\n')}\n${kept.map((k) => `\n${k}\n`).join('')}`);
   console.log(`\nwrote docs/performance.md; ratio ${ratio.toFixed(3)} (target >= ${TARGET}): ${ratio >= TARGET ? 'PASS' : 'FAIL'}`);
   process.exitCode = ratio >= TARGET ? 0 : 1;
 }
@@ -361,5 +292,5 @@ async function main(): Promise<void> {
 try {
   await main();
 } finally {
-  for (const n of created) await cleanup(n).catch(() => undefined);
+  await cleanupAll();
 }

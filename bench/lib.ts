@@ -8,7 +8,7 @@ import { processCpuSeconds } from './procs.js';
 export const config = loadConfig(process.env);
 
 export async function stackUp(): Promise<void> {
-  await new Stack(endpointsFrom(config), (l) => process.stderr.write(`[stack] ${l}\n`), { home: config.stack.home, state: config.stack.state, env: process.env }).up();
+  await new Stack(endpointsFrom(config), (l) => process.stderr.write(`[stack] ${l}\n`), { home: config.stack.home, state: config.stack.state, env: process.env, nodes: config.stack.nodes }).up();
 }
 
 export const unique = (prefix: string, sep = '-') => `${prefix}${sep}${randomBytes(4).toString('hex')}`;
@@ -73,9 +73,10 @@ export function cpuDelta(before: Record<string, number>, after: Record<string, n
   return Object.fromEntries(Object.keys(after).map((k) => [k, (after[k] ?? 0) - (before[k] ?? 0)]));
 }
 
-const markers = (name: string) => [`<!-- bench/${name}: begin (written by the bench; do not edit by hand) -->`, `<!-- bench/${name}: end -->`] as const;
+/** `name` is the writer's path, e.g. bench/stargate or faults/kafkajs. */
+const markers = (name: string) => [`<!-- ${name}: begin (written by ${name.split('/')[0]}; do not edit by hand) -->`, `<!-- ${name}: end -->`] as const;
 
-/** Replaces (or appends) one bench's section of a document, between its markers: several benches write one page. */
+/** Replaces (or appends) one writer's section of a document, between its markers: several benches (or runs) write one page. */
 export function writeSection(file: string, name: string, lines: string[]): void {
   const [begin, end] = markers(name);
   const text = existsSync(file) ? readFileSync(file, 'utf8') : '';

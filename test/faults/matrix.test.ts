@@ -1,7 +1,6 @@
 // The fault matrix (`npm run test:faults`, run by CI): each fault injected into a real run of the
 // pipeline on a known corpus, recovered as an operator or Kubernetes would, then the tables
 // checked against the corpus record by record. Writes docs/reliability.md.
-import { writeFileSync } from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
@@ -9,16 +8,9 @@ import { frame } from '../../src/codec/confluent.js';
 import { loadReleases, topicOf } from '../../src/codec/schemas.js';
 import { config } from '../integration/stack.js';
 import { CqlSession } from '../../src/store/cql/session.js';
-import { CORPUS, delayProxy, Scenario, sleep, stack, type Outcome } from './harness.js';
+import { delayProxy, Scenario, sleep, stack } from './harness.js';
+import { exact, notRunRow, recordRow, times, writeRows, type Row } from './rows.js';
 
-type Figures = Pick<Outcome, 'lost' | 'duplicated' | 'duplicatedInKafka' | 'duplicatedDeadLetters'>;
-/** null: not measured (the fault was not run), so no figure is written. */
-type Nullable<T> = { [K in keyof T]: T[K] | null };
-interface Row extends Omit<Outcome, keyof Figures>, Nullable<Figures> {
-  fault: string;
-  did: string;
-  recoverS: number | null;
-}
 const rows: Row[] = [];
 const started = new Date();
 const stargateUp = (await stack.status(['stargate']))[0]?.state === 'up';
@@ -31,27 +23,7 @@ async function drain(sc: Scenario) {
   return sc.supervise(() => sc.consume());
 }
 
-const times = (n: number) => `${n} time${n === 1 ? '' : 's'}`;
-
-/** The row of a scenario; `recovery` is the watch started when the fault ended. */
-async function record(sc: Scenario, fault: string, did: string, recovery?: Promise<number>): Promise<Row> {
-  const recoverS = recovery === undefined ? null : await recovery;
-  const row = { fault, did, recoverS, ...(await sc.outcome()) };
-  rows.push(row);
-  return row;
-}
-
-/**
- * Nothing lost, nothing stored twice, no dead letter twice; and nothing produced twice, unless the
- * fault is one that can (a split killed between a file's commit and its ledger row).
- */
-function exact(row: Row, kafkaDuplicates: 'none' | 'possible' = 'none') {
-  expect(row.missing, `${row.fault}: records lost`).toEqual([]);
-  expect(row.lost).toBe(0);
-  expect(row.duplicated).toBe(0);
-  expect(row.duplicatedDeadLetters).toBe(0);
-  if (kafkaDuplicates === 'none') expect(row.duplicatedInKafka, `${row.fault}: records produced twice`).toBe(0);
-}
+const record = (sc: Scenario, fault: string, did: string, recovery?: Promise<number>) => recordRow(rows, sc, fault, did, recovery);
 
 describe('fault matrix', () => {
   const scenarios: Scenario[] = [];
@@ -276,31 +248,10 @@ describe('fault matrix', () => {
 
 /** A row for a fault that could not be run here: no figures, and why. */
 function notRun(fault: string) {
-  rows.push({ fault, did: 'not run: the local stack has no Stargate coordinator (`rapflow stack status` says how to install one)', recoverS: null, lost: null, duplicated: null, duplicatedInKafka: null, duplicatedDeadLetters: null, missing: [] });
+  rows.push(notRunRow(fault, 'not run: the local stack has no Stargate coordinator (`rapflow stack status` says how to install one)'));
   process.stderr.write(`\n*** fault matrix: "${fault}" NOT RUN: no Stargate coordinator in the local stack\n`);
 }
 
 function writeReliability(all: Row[], at: Date): void {
-  const cell = (s: string) => s.replace(/\|/g, '\\|');
-  const lines = [
-    '# Reliability: the fault matrix',
-    '',
-    '<!-- Written by test/faults/matrix.test.ts (`npm run test:faults`); do not edit by hand. -->',
-    '',
-    `Run on ${at.toISOString().slice(0, 10)} on the local stack (2 cores), corpus: ${CORPUS.songs} songs of ${CORPUS.linesPerSong} lines in ${Math.ceil(CORPUS.songs / CORPUS.songsPerFile)} files plus the artists file, generated with seed ${CORPUS.seed}.`,
-    'Each row runs the pipeline as processes, injects the fault, recovers as an operator, Argo (retry on exit 75) or Kubernetes (restart) would, then compares every table with the corpus record by record.',
-    '',
-    '- **lost**: corpus records with no row, or a row whose content differs; through Stargate also a song or artist with no document.',
-    '- **duplicated rows**: rows that are not in the corpus (the same record stored under a second key). Documents are keyed by the record id, so the Document API holds at most one per record; a missing one counts as lost.',
-    '- **duplicated in Kafka**: records of one file version (bucket, key, etag and record index) that a read_committed reader of their topic sees more than once: produced twice. The writes are idempotent upserts, so these change no row.',
-    '- **duplicated dead letters**: dead letters beyond the first for the same source record.',
-    '- **–**: not measured; the row says why (a fault that needs Stargate, on a stack without a coordinator).',
-    '- **recovery**: from the end of the fault (service back, process killed) to the tables holding the whole corpus, including the retry or restart delay (2 s) and, after a consumer kill, the group\'s session timeout (30 s).',
-    '',
-    '| fault | what the pipeline did | lost | duplicated rows | duplicated in Kafka | duplicated dead letters | recovery |',
-    '|---|---|---|---|---|---|---|',
-    ...all.map((r) => `| ${cell(r.fault)} | ${cell(r.did)} | ${r.lost ?? '–'} | ${r.duplicated ?? '–'} | ${r.duplicatedInKafka ?? '–'} | ${r.duplicatedDeadLetters ?? '–'} | ${r.recoverS === null ? '–' : `${r.recoverS.toFixed(1)} s`} |`),
-    '',
-  ];
-  writeFileSync('docs/reliability.md', lines.join('\n'));
+  writeRows(`faults/${config.kafka.client}`, `Kafka client: ${config.kafka.client}`, all, at);
 }
