@@ -1,6 +1,6 @@
 // Projects: pure unit tests; offline checks of the Kubernetes manifests, GitHub workflows and
 // Dockerfile (tools from scripts/k8s/tools.sh); integration tests against the real local stack;
-// and the fault scenarios (npm run test:faults).
+// the fault scenarios (npm run test:faults), and the cluster's (npm run test:cluster, RAPFLOW_NODES=3).
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -43,6 +43,17 @@ export default defineConfig({
           globalSetup: ['test/integration/global-setup.ts'],
           testTimeout: 300_000,
           hookTimeout: 600_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'cluster',
+          include: ['test/cluster/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/integration/global-setup.ts'],
+          testTimeout: 420_000,
+          hookTimeout: 900_000,
           fileParallelism: false,
         },
       },

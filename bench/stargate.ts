@@ -53,7 +53,7 @@ async function bare(calls: Call[], concurrency: number, token: string, agent: Ag
 
 async function main(): Promise<void> {
   await stackUp();
-  const stack = new Stack(endpointsFrom(config), () => {}, { home: config.stack.home, state: config.stack.state, env: process.env });
+  const stack = new Stack(endpointsFrom(config), () => {}, { home: config.stack.home, state: config.stack.state, env: process.env, nodes: config.stack.nodes });
   const [sg] = await stack.status(['stargate']);
   if (sg?.state !== 'up') {
     console.error(`bench/stargate NOT RUN: the local stack has no Stargate coordinator (${sg?.state ?? 'unknown'}). \`rapflow stack status\` says how to install one.`);
@@ -180,7 +180,7 @@ async function main(): Promise<void> {
   console.log(`RSS after the run: Stargate ${rss.stargate} MB, Cassandra ${rss.cassandra} MB`);
 
   const date = new Date().toISOString().slice(0, 10);
-  writeSection('docs/performance.md', 'stargate', [
+  writeSection('docs/performance.md', 'bench/stargate', [
     '## Writing through Stargate: the REST and Document APIs against a bare client, and CQL',
     '',
     `Written by \`npm run bench:stargate\` on ${date}: ${records.length} records (${SONGS} songs of ${LINES_PER_SONG} lines, their artists) become ${rows.length} rows and ${docs.length} documents; ${ROUNDS} rounds, each into fresh keyspaces, on ${cpus().length} cores shared by the bench, Stargate v1.0.91 (heap 384 MB) and Cassandra 4.0.19. The bare client makes the same HTTP calls (node:http, keep-alive, bodies serialised before the clock, the same concurrency: ${L.rowConcurrency} row POSTs, ${L.docConcurrency} batches of ${L.docBatch} documents) with nothing else to do.`,

@@ -13,6 +13,7 @@
 #   MINIO_ROOT_USER       access key                 (default: rapflow)
 #   MINIO_ROOT_PASSWORD   secret key, >= 8 chars     (default: rapflow-secret)
 #   KAFKA_PORT            broker for notifications   (default: 9092)
+#   KAFKA_BROKERS         brokers for notifications, host:port,... (default: 127.0.0.1:$KAFKA_PORT)
 #
 # Buckets and the bucket notification (QueueConfig, ARN arn:minio:sqs::PRIMARY:kafka) are
 # created by the TypeScript code through the `minio` npm SDK, so `mc` is not needed.
@@ -124,7 +125,7 @@ cmd_run() {
   # MinIO starts while Kafka is down either way; without a queue dir the events of that
   # period are dropped (logged), with one they are persisted there and replayed later.
   export MINIO_NOTIFY_KAFKA_ENABLE_PRIMARY=on
-  export MINIO_NOTIFY_KAFKA_BROKERS_PRIMARY="127.0.0.1:${KAFKA_PORT:-9092}"
+  export MINIO_NOTIFY_KAFKA_BROKERS_PRIMARY="${KAFKA_BROKERS:-127.0.0.1:${KAFKA_PORT:-9092}}"
   export MINIO_NOTIFY_KAFKA_TOPIC_PRIMARY=rap.inbox-events
   export MINIO_NOTIFY_KAFKA_QUEUE_DIR_PRIMARY="$queue"
 

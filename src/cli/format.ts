@@ -9,11 +9,14 @@ export function formatReports(reports: ServiceReport[]): string {
     r.url,
     r.startSeconds === undefined ? '' : `${r.startSeconds.toFixed(1)} s`,
     r.pid === undefined ? '' : String(r.pid),
+    r.rssMb === undefined ? '' : `${Math.round(r.rssMb)} MB`,
     r.detail.split('\n')[0]!,
   ]);
   // What to do about a service that is not installed, whole, under the table.
   const notes = reports.filter((r) => r.state === 'not installed').map((r) => `\n${r.name}: not installed.\n${r.detail}`);
-  return formatTable(['SERVICE', 'STATE', 'URL', 'START', 'PID', 'DETAIL'], rows) + notes.join('');
+  const rss = reports.filter((r) => r.rssMb !== undefined);
+  const total = rss.length > 1 ? `\nmemory: ${Math.round(rss.reduce((n, r) => n + r.rssMb!, 0))} MB resident in all (${rss.length} services)` : '';
+  return formatTable(['SERVICE', 'STATE', 'URL', 'START', 'PID', 'RSS', 'DETAIL'], rows) + total + notes.join('');
 }
 
 export { count } from '../plural.js';

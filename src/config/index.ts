@@ -2,6 +2,7 @@
 import { closest, distance } from 'fastest-levenshtein';
 import { z } from 'zod';
 import { RapflowError } from '../errors.js';
+import { clusterEnv } from './cluster.js';
 import { DEFAULT_KAFKA_CLIENT, KAFKA_CLIENTS, type KafkaClientName } from '../transport/types.js';
 
 const csv = z
@@ -16,6 +17,9 @@ export const EnvSchema = z
   .object({
     RAPFLOW_HOME: z.string().min(1).optional(),
     RAPFLOW_STATE: z.string().min(1).optional(),
+    // 1: the single-node stack; 3: the local cluster of `rapflow stack up --nodes 3`, whose brokers,
+    // contact point and replication become the defaults of the settings below (src/config/cluster.ts).
+    RAPFLOW_NODES: z.enum(['1', '3']).default('1'),
     HTTP_HOST: z.string().min(1).default('127.0.0.1'),
     HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(9464), // 0: any free port (tests running several consumers)
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -74,7 +78,7 @@ export interface Config {
   log: { level: string };
   /** Where the consumer serves /healthz, /readyz and /metrics (0.0.0.0 in a pod). */
   http: { host: string; port: number };
-  stack: { home: string | undefined; state: string | undefined; stargateHome: string | undefined };
+  stack: { home: string | undefined; state: string | undefined; stargateHome: string | undefined; nodes: 1 | 3 };
   kafka: {
     client: KafkaClientName;
     brokers: string[];
@@ -106,7 +110,8 @@ export interface Config {
 
 /** Parses the environment; throws one CONFIG_INVALID naming every bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): Readonly<Config> {
-  const parsed = EnvSchema.safeParse(env);
+  // Settings given explicitly win over the cluster's defaults.
+  const parsed = EnvSchema.safeParse(env.RAPFLOW_NODES === '3' ? { ...clusterEnv(), ...definedOnly(env) } : env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
     throw new RapflowError('CONFIG_INVALID', `invalid configuration:\n${problems}`);
@@ -115,7 +120,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
   return deepFreeze({
     log: { level: e.LOG_LEVEL },
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
-    stack: { home: e.RAPFLOW_HOME, state: e.RAPFLOW_STATE, stargateHome: e.STARGATE_HOME },
+    stack: { home: e.RAPFLOW_HOME, state: e.RAPFLOW_STATE, stargateHome: e.STARGATE_HOME, nodes: e.RAPFLOW_NODES === '3' ? 3 : 1 },
     kafka: {
       client: e.KAFKA_CLIENT,
       brokers: e.KAFKA_BROKERS,
@@ -185,7 +190,9 @@ function deepFreeze<T extends object>(o: T): Readonly<T> {
 const OTHER_SETTINGS = [
   'KAFKA_PORT', 'KAFKA_CONTROLLER_PORT', 'KAFKA_HEAP_OPTS', 'KAFKA_JAVA', 'REGISTRY_PORT', 'REGISTRY_MANAGEMENT_PORT', 'REGISTRY_HEAP_OPTS', 'REGISTRY_JAVA',
   'CASSANDRA_CQL_PORT', 'CASSANDRA_JMX_PORT', 'CASSANDRA_HEAP_OPTS', 'CASSANDRA_MLOCK', 'CASSANDRA_SEED', 'STARGATE_LISTEN', 'STARGATE_HEAP_OPTS',
-  'RAPFLOW_K8S_SCHEMAS', 'RAPFLOW_TEST_SEED', 'RAPFLOW_UPDATE_MANIFESTS', 'RAPFLOW_CLUSTER', 'RAPFLOW_NAMESPACE',
+  'KAFKA_HOST', 'KAFKA_NODE_ID', 'KAFKA_VOTERS', 'KAFKA_REPLICATION', 'KAFKA_MIN_ISR', 'KAFKA_DATA', 'KAFKA_CLUSTER_ID_FILE',
+  'CASSANDRA_HOST', 'CASSANDRA_SEEDS', 'CASSANDRA_DATA', 'CASSANDRA_RING_DELAY_MS',
+  'RAPFLOW_K8S_SCHEMAS', 'RAPFLOW_CLUSTER_SUBSET', 'RAPFLOW_TEST_SEED', 'RAPFLOW_UPDATE_MANIFESTS', 'RAPFLOW_CLUSTER', 'RAPFLOW_NAMESPACE',
 ];
 const OURS = [...Object.keys(EnvSchema.shape), ...OTHER_SETTINGS];
 const PREFIXES = /^(RAPFLOW|KAFKA|S3|CASSANDRA|STARGATE|REGISTRY|HTTP|READ|SINK)_?/;
@@ -201,4 +208,8 @@ export function likelyTypos(env: Record<string, string | undefined>): { name: st
     .filter((name) => PREFIXES.test(name) && !known.has(name))
     .map((name) => ({ name, meant: closest(name, OURS) }))
     .filter(({ name, meant }) => distance(name, meant) <= 2);
+}
+
+function definedOnly(env: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((kv): kv is [string, string] => kv[1] !== undefined));
 }

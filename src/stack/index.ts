@@ -1,5 +1,5 @@
 // `rapflow stack up | down | status | logs`: the local stack as one unit.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Config } from '../config/index.js';
 import { RapflowError } from '../errors.js';
@@ -8,7 +8,8 @@ import { enableNotifications } from '../source/s3.js';
 import { KafkajsTransport } from '../transport/kafkajs/index.js';
 import { eventsTopic } from '../transport/topics.js';
 import { minioClient } from './probes.js';
-import { SERVICES, serviceByName, type ServiceDef, type StackEndpoints } from './services.js';
+import { clusterServices } from './cluster.js';
+import { SERVICES, type ServiceDef, type StackEndpoints } from './services.js';
 import { Supervisor, type Progress } from './supervisor.js';
 
 export { SERVICES } from './services.js';
@@ -17,6 +18,7 @@ export type { StackEndpoints } from './services.js';
 export function endpointsFrom(config: Config): StackEndpoints {
   return {
     kafkaBroker: config.kafka.brokers[0]!,
+    kafkaBrokers: config.kafka.brokers,
     registryUrl: config.registry.url,
     s3Endpoint: config.s3.endpoint,
     s3AccessKey: config.s3.accessKey,
@@ -42,35 +44,54 @@ export interface ServiceReport {
   pid?: number;
   /** Seconds from spawn to the first successful probe (up only, when we started it). */
   startSeconds?: number;
+  /** Resident memory of the service's processes (its pid and every descendant), in MB. */
+  rssMb?: number;
   detail: string;
 }
 
 export class Stack {
   readonly paths: StackPaths;
+  /** The services of this topology: the single node's, or the three-node cluster's (RAPFLOW_NODES=3). */
+  readonly services: ServiceDef[];
   private readonly supervisor: Supervisor;
+  private readonly nodes: 1 | 3;
 
   constructor(
     private readonly endpoints: StackEndpoints,
     private readonly progress: Progress,
-    options: { home?: string; state?: string; env?: Record<string, string | undefined> } = {},
+    options: { home?: string; state?: string; env?: Record<string, string | undefined>; nodes?: 1 | 3 } = {},
   ) {
     this.paths = stackPaths(options.home, options.state);
     this.supervisor = new Supervisor(this.paths, endpoints, progress, options.env ?? {});
+    this.nodes = options.nodes ?? 1;
+    this.services = this.nodes === 3 ? clusterServices(SERVICES) : SERVICES;
   }
 
   select(names: string[]): ServiceDef[] {
-    if (names.length === 0) return SERVICES;
+    if (names.length === 0) return this.services;
     return names.map((n) => {
-      const svc = serviceByName(n);
+      const svc = this.services.find((s) => s.name === n);
       if (!svc) {
-        throw new RapflowError('CONFIG_INVALID', `unknown service "${n}"; known: ${SERVICES.map((s) => s.name).join(', ')}`);
+        const other = this.nodes === 3 ? 'the single-node stack (RAPFLOW_NODES=1)' : 'the cluster (RAPFLOW_NODES=3)';
+        throw new RapflowError('CONFIG_INVALID', `unknown service "${n}"; known: ${this.services.map((s) => s.name).join(', ')} (other names belong to ${other})`);
       }
       return svc;
     });
   }
 
+  /** The other topology's brokers and nodes, if any of them runs: the two share ports and Stargate. */
+  private otherTopologyRunning(): string[] {
+    const other = this.nodes === 3 ? SERVICES : clusterServices(SERVICES);
+    return other.filter((s) => /^(kafka|cassandra)/.test(s.name) && this.supervisor.runningPid(s) !== undefined).map((s) => s.name);
+  }
+
   /** Installs what is missing, starts what is not running, and waits until each answers. */
   async up(names: string[] = []): Promise<ServiceReport[]> {
+    const running = this.otherTopologyRunning();
+    if (running.length > 0) {
+      const which = this.nodes === 3 ? 'the single-node stack' : 'the three-node cluster';
+      throw new RapflowError('STACK_START_FAILED', `${which} is running (${running.join(', ')}): stop it first with \`rapflow stack down\`, then start this one`);
+    }
     const services: ServiceDef[] = [];
     const absent: ServiceReport[] = [];
     for (const svc of this.select(names)) {
@@ -79,10 +100,18 @@ export class Stack {
       if (missing === undefined) services.push(svc);
       else absent.push({ name: svc.name, url: svc.url(this.endpoints), state: 'not installed', detail: missing });
     }
-    // Services that need others (Stargate joins Cassandra's ring) start once those answer.
-    const first = services.filter((s) => !s.after?.some((a) => services.some((o) => o.name === a)));
-    const reports = [...(await this.startAndWait(first)), ...(await this.startAndWait(services.filter((s) => !first.includes(s))))];
-    if (services.some((s) => s.name === 'kafka') && services.some((s) => s.name === 'minio')) await this.wireNotifications();
+    // Services that need others (Stargate joins Cassandra's ring, a cluster's Cassandra nodes join
+    // one at a time) start once those answer: in waves, each of what the waves before it need.
+    const reports: ServiceReport[] = [];
+    const done = new Set<string>();
+    for (let wave = services; wave.length > 0; ) {
+      const ready = wave.filter((s) => !s.after?.some((a) => services.some((o) => o.name === a) && !done.has(a)));
+      if (ready.length === 0) throw new RapflowError('INTERNAL', `services wait for each other: ${wave.map((s) => s.name).join(', ')}`);
+      reports.push(...(await this.startAndWait(ready)));
+      for (const s of ready) done.add(s.name);
+      wave = wave.filter((s) => !ready.includes(s));
+    }
+    if (services.some((s) => s.name.startsWith('kafka')) && services.some((s) => s.name === 'minio')) await this.wireNotifications();
     return [...reports, ...absent];
   }
 
@@ -100,7 +129,8 @@ export class Stack {
       services.map(async (svc): Promise<ServiceReport> => {
         const detail = await this.supervisor.waitReady(svc);
         const t0 = started.get(svc.name);
-        const report: ServiceReport = { name: svc.name, url: svc.url(this.endpoints), state: 'up', pid: this.supervisor.runningPid(svc), detail };
+        const pid = this.supervisor.runningPid(svc);
+        const report: ServiceReport = { name: svc.name, url: svc.url(this.endpoints), state: 'up', pid, ...rssOf(pid), detail };
         if (t0 !== undefined) report.startSeconds = (Date.now() - t0) / 1000;
         this.progress(`${svc.name}: up${t0 !== undefined ? ` in ${report.startSeconds!.toFixed(1)} s` : ''} (${detail})`);
         return report;
@@ -120,7 +150,7 @@ export class Stack {
   /** MinIO announces new inbox objects on Kafka (the event-driven start; `rapflow split --follow` listens). */
   private async wireNotifications(): Promise<void> {
     const ep = this.endpoints;
-    await new KafkajsTransport({ brokers: [ep.kafkaBroker], clientId: 'rapflow-stack' }).ensureTopics([eventsTopic(ep.eventsTopic)]);
+    await new KafkajsTransport({ brokers: ep.kafkaBrokers, clientId: 'rapflow-stack' }).ensureTopics([eventsTopic(ep.eventsTopic)]);
     await enableNotifications(minioClient(ep), ep.buckets[0]!, ep.inboxPrefix, '');
     this.progress(`minio: events of s3://${ep.buckets[0]}/${ep.inboxPrefix} go to Kafka topic ${ep.eventsTopic}`);
   }
@@ -136,7 +166,7 @@ export class Stack {
         }
         if (pid === undefined) return { name: svc.name, url, state: 'down', detail: 'not started by rapflow' };
         try {
-          return { name: svc.name, url, state: 'up', pid, detail: await svc.probe(this.endpoints) };
+          return { name: svc.name, url, state: 'up', pid, detail: await svc.probe(this.endpoints), ...rssOf(pid) };
         } catch (err) {
           return { name: svc.name, url, pid, state: 'not answering', detail: err instanceof Error ? err.message : String(err) };
         }
@@ -147,8 +177,10 @@ export class Stack {
   /** Stops only the processes rapflow started (pid file and command line both ours). */
   async down(names: string[] = []): Promise<string[]> {
     const stopped: string[] = [];
+    // Everything of ours, whichever topology is configured (a cluster left running is stopped too).
+    const all = names.length > 0 ? this.select(names) : [...SERVICES, ...clusterServices(SERVICES).filter((c) => !SERVICES.some((s) => s.name === c.name))];
     // Reverse order: clients of Kafka (MinIO notifications) go before Kafka.
-    for (const svc of [...this.select(names)].reverse()) {
+    for (const svc of [...all].reverse()) {
       if (await this.supervisor.stop(svc)) stopped.push(svc.name);
     }
     return stopped;
@@ -165,4 +197,25 @@ export class Stack {
   logFile(name: string): string {
     return this.supervisor.logFile(this.select([name])[0]!);
   }
+}
+
+/** VmRSS of a process and all its descendants (Linux /proc), as { rssMb }; {} when unknown. */
+function rssOf(pid: number | undefined): { rssMb?: number } {
+  if (pid === undefined) return {};
+  let kb = 0;
+  const seen = new Set<number>();
+  const visit = (p: number) => {
+    if (seen.has(p)) return;
+    seen.add(p);
+    try {
+      kb += Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+      for (const task of readdirSync(`/proc/${p}/task`)) {
+        for (const child of readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) visit(Number(child));
+      }
+    } catch {
+      // gone, or not Linux
+    }
+  };
+  visit(pid);
+  return kb > 0 ? { rssMb: kb / 1024 } : {};
 }

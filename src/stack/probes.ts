@@ -88,8 +88,13 @@ export function minioClient(ep: StackEndpoints): Minio.Client {
   return s3Client({ endpoint: ep.s3Endpoint, accessKey: ep.s3AccessKey, secretKey: ep.s3SecretKey });
 }
 
-/** Writes and reads a row over CQL. */
-export async function probeCassandra(ep: StackEndpoints): Promise<string> {
+/**
+ * Writes and reads a row over CQL. On a cluster (`replication` 3) the probe's keyspace has a copy
+ * on every node, and `authReplication` gives the logins (system_auth) as many copies: the first
+ * node does this before the others join, so they receive the logins as they bootstrap and any
+ * node can go down without taking the logins with it.
+ */
+export async function probeCassandra(ep: StackEndpoints, replication = 1, authReplication?: number): Promise<string> {
   const [host, port] = ep.cqlContactPoint.split(':');
   const client = new cassandra.Client({
     contactPoints: [host!],
@@ -100,16 +105,21 @@ export async function probeCassandra(ep: StackEndpoints): Promise<string> {
   });
   try {
     await client.connect();
-    await client.execute(
-      "CREATE KEYSPACE IF NOT EXISTS rapflow_stack_probe WITH replication = {'class':'SimpleStrategy','replication_factor':1}",
-    );
+    await client.execute(`CREATE KEYSPACE IF NOT EXISTS rapflow_stack_probe WITH replication = {'class':'SimpleStrategy','replication_factor':${replication}}`);
+    let auth = '';
+    if (authReplication !== undefined) {
+      const rs = await client.execute("SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = 'system_auth'");
+      const current = Number((rs.first()?.get('replication') as Record<string, string> | undefined)?.replication_factor ?? 1);
+      if (current !== authReplication) await client.execute(`ALTER KEYSPACE system_auth WITH replication = {'class':'SimpleStrategy','replication_factor':${authReplication}}`);
+      auth = `; logins (system_auth) replicated ${authReplication}`;
+    }
     await client.execute('CREATE TABLE IF NOT EXISTS rapflow_stack_probe.probe (id text PRIMARY KEY, at timestamp)');
     const id = randomUUID();
     await client.execute('INSERT INTO rapflow_stack_probe.probe (id, at) VALUES (?, ?)', [id, new Date()], { prepare: true });
     const rs = await client.execute('SELECT id FROM rapflow_stack_probe.probe WHERE id = ?', [id], { prepare: true });
     if (rs.rowLength !== 1) throw new Error('row written over CQL was not read back');
     const version = await client.execute('SELECT release_version FROM system.local');
-    return `Cassandra ${String(version.first()?.get('release_version'))}; CQL write/read ok`;
+    return `Cassandra ${String(version.first()?.get('release_version'))}; CQL write/read ok${auth}`;
   } finally {
     await client.shutdown();
   }

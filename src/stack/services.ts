@@ -4,6 +4,8 @@ import { probeCassandra, probeKafka, probeMinio, probeRegistry, probeStargate } 
 /** Addresses and dev credentials of the local stack; the CLI builds this from the environment. */
 export interface StackEndpoints {
   kafkaBroker: string;
+  /** Every broker (the cluster has three). */
+  kafkaBrokers: string[];
   registryUrl: string;
   s3Endpoint: string;
   s3AccessKey: string;

@@ -24,10 +24,12 @@ const project = mkdtempSync(join(tmpdir(), 'rapflow-docs-'));
 
 /**
  * Commands a tutorial shows that the test runs differently: `npm start` is build + run, and the build is done;
- * an address in the default inbox bucket is one in the test's own bucket.
+ * `npx rapflow` is the built command on the Node the test runs on (npx would only find that same
+ * file, a second slower); an address in the default inbox bucket is one in the test's own bucket.
  */
 const SUBSTITUTE: [RegExp, string][] = [
   [/^npm start$/gm, 'node dist/cli/main.js run'],
+  [/\bnpx rapflow\b/g, 'node dist/cli/main.js'],
   [/s3:\/\/rap-inbox\//g, `s3://${names.bucket}/`],
 ];
 

@@ -16,7 +16,7 @@ export const config = loadConfig(process.env);
 export const endpoints = endpointsFrom(config);
 
 export function testStack(progress: (line: string) => void = () => {}): Stack {
-  return new Stack(endpoints, progress, { home: config.stack.home, state: config.stack.state, env: process.env });
+  return new Stack(endpoints, progress, { home: config.stack.home, state: config.stack.state, env: process.env, nodes: config.stack.nodes });
 }
 
 /** A name no other test run uses: `prefix-<random>`, lower case, valid for topics, buckets and keyspaces (with `sep`). */

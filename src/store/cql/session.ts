@@ -2,6 +2,7 @@
 import cassandra from 'cassandra-driver';
 import { RapflowError } from '../../errors.js';
 import { retypeRefused, sameType, type TableDef } from '../tables.js';
+import { CLUSTER } from '../../config/cluster.js';
 
 export interface CqlSettings {
   contactPoint: string;
@@ -55,6 +56,8 @@ export function cqlError(err: unknown, what: string): RapflowError {
   return new RapflowError('INTERNAL', `${what}: ${message}`, { cause: err });
 }
 
+export const CONSISTENCY = cassandra.types.consistencies[CLUSTER.cassandra.consistency === 'LOCAL_QUORUM' ? 'localQuorum' : 'quorum'];
+
 export class CqlSession {
   readonly client: cassandra.Client;
 
@@ -66,7 +69,8 @@ export class CqlSession {
       localDataCenter: settings.datacenter,
       authProvider: new cassandra.auth.PlainTextAuthProvider(settings.username, settings.password),
       socketOptions: { connectTimeout: 5_000, readTimeout: 12_000 },
-      queryOptions: { consistency: cassandra.types.consistencies.localQuorum, prepare: true },
+      // LOCAL_QUORUM (src/config/cluster.ts): two of three replicas, so one node may be down.
+      queryOptions: { consistency: CONSISTENCY, prepare: true },
       // Retries are ours (bounded, classified), not the driver's.
       policies: { retry: new cassandra.policies.retry.FallthroughRetryPolicy() },
     });
