@@ -103,3 +103,58 @@ export function recordLast(last: LastOffsets, written: { topic: string; partitio
     if (prev === undefined || BigInt(end) > BigInt(prev)) t[String(m.partition)] = end;
   }
 }
+
+/** A file's transaction as a client runs it: sends of planned records, then commit or abort. */
+export interface FileTransaction {
+  /** Sends one planned send; resolves with the base offset each partition got. */
+  send(send: PlannedSend): Promise<{ topic: string; partition: number; baseOffset: string | bigint | undefined }[]>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/**
+ * One file, one transaction, whichever client runs it: the records cut into sends (planSends),
+ * each record on its partition, the last offsets read back from the sends; any failure aborts
+ * the transaction, so read_committed readers see all of the file or none of it.
+ */
+export class TransactionalFileProducer {
+  constructor(
+    private readonly client: {
+      begin: () => Promise<FileTransaction>;
+      close: () => Promise<void>;
+      mapError: (err: unknown, what: string) => Error;
+    },
+    private readonly tuning: ProducerTuning,
+    private readonly partitions: Partitions,
+  ) {}
+
+  partitionsByTopic(): Record<string, number> {
+    return this.partitions.byTopic();
+  }
+
+  partitionOf(topic: string, key: string): number {
+    return this.partitions.of(topic, key);
+  }
+
+  async sendAtomically(records: OutRecord[]): Promise<LastOffsets> {
+    const tx = await this.client.begin().catch((err: unknown) => {
+      throw this.client.mapError(err, 'starting a transaction');
+    });
+    const last: LastOffsets = {};
+    try {
+      for (const [start, end] of planSends(records, this.tuning)) {
+        const send = prepareSend(records, start, end, this.partitions);
+        recordLast(last, await tx.send(send), send.counts);
+      }
+      await tx.commit();
+      return last;
+    } catch (err) {
+      await tx.abort().catch(() => undefined); // the coordinator aborts it on timeout anyway
+      throw this.client.mapError(err, 'producing a file');
+    }
+  }
+
+  close(): Promise<void> {
+    return this.client.close();
+  }
+}

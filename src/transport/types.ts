@@ -6,7 +6,7 @@ import type { ProducerTuning } from './sends.js';
 export const KAFKA_CLIENTS = ['kafkajs', 'platformatic'] as const;
 export type KafkaClientName = (typeof KAFKA_CLIENTS)[number];
 /** The client the pipeline uses unless KAFKA_CLIENT says otherwise (why: docs/performance.md). */
-export const DEFAULT_KAFKA_CLIENT: KafkaClientName = 'platformatic';
+export const DEFAULT_KAFKA_CLIENT: KafkaClientName = 'kafkajs';
 
 export interface KafkaSettings {
   brokers: string[];

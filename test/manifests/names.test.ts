@@ -99,8 +99,11 @@ describe('names agree across strimzi/, k8ssandra/, argo/, helm/ and src/', () =>
     expect(allows(consume, 'topic', topicOf('DeadLetter'), 'Write')).toBe(true);
     expect(allows(consume, 'topic', eventsTopic().name, 'Read')).toBe(false);
     // verify/report: describe the consumer group (never join it), read dead letters through a throwaway group.
-    const readGroup = /const groupId = `([a-z-]+)\$\{/.exec(source('src/transport/kafka.ts'))?.[1];
+    // Both Kafka clients' whole-topic readers use the same throwaway group prefix.
+    const groups = ['kafkajs', 'platformatic'].map((c) => /const groupId = `([a-z-]+)\$\{/.exec(source(`src/transport/${c}/consumer.ts`))?.[1]);
+    const readGroup = groups[0];
     expect(readGroup).toBeDefined();
+    expect(groups[1]).toBe(readGroup);
     expect(allows(verify, 'group', app.kafka.consumerGroup, 'Describe')).toBe(true);
     expect(allows(verify, 'group', app.kafka.consumerGroup, 'Read')).toBe(false);
     expect(allows(verify, 'topic', topicOf('DeadLetter'), 'Read')).toBe(true);

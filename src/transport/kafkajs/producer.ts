@@ -1,7 +1,7 @@
 // Producers over kafkajs: one transaction per file (split), and a plain idempotent one (dead letters).
 import { CompressionTypes, Partitioners, type Kafka, type Producer } from 'kafkajs';
-import { DEFAULT_PRODUCER_TUNING, Partitions, planSends, prepareSend, recordLast, type ProducerTuning } from '../sends.js';
-import type { FileProducer, LastOffsets, OutRecord, RecordSender } from '../types.js';
+import { DEFAULT_PRODUCER_TUNING, Partitions, TransactionalFileProducer, type ProducerTuning } from '../sends.js';
+import type { FileProducer, RecordSender } from '../types.js';
 import { partitionCounts } from './admin.js';
 import { kafkaError } from './errors.js';
 
@@ -25,55 +25,30 @@ export async function transactionalProducer(kafka: Kafka, transactionalId: strin
     allowAutoTopicCreation: false,
     createPartitioner: Partitioners.DefaultPartitioner,
   });
-  return new KafkajsFileProducer(await connected(producer), tuning, partitions);
-}
-
-class KafkajsFileProducer implements FileProducer {
-  constructor(
-    private readonly producer: Producer,
-    private readonly tuning: ProducerTuning,
-    private readonly partitions: Partitions,
-  ) {}
-
-  partitionsByTopic(): Record<string, number> {
-    return this.partitions.byTopic();
-  }
-
-  partitionOf(topic: string, key: string): number {
-    return this.partitions.of(topic, key);
-  }
-
-  async sendAtomically(records: OutRecord[]): Promise<LastOffsets> {
-    const tx = await this.producer.transaction().catch((err: unknown) => {
-      throw kafkaError(err, 'starting a transaction');
-    });
-    const last: LastOffsets = {};
-    try {
-      for (const [start, end] of planSends(records, this.tuning)) {
-        // Records go to kafkajs as they are (it reads key, value, headers, partition): no copies.
-        const { byTopic, counts } = prepareSend(records, start, end, this.partitions);
-        const meta = await tx.sendBatch({
-          acks: -1,
-          compression: this.tuning.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
-          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-        });
-        recordLast(
-          last,
-          meta.map((m) => ({ topic: m.topicName, partition: m.partition, baseOffset: m.baseOffset })),
-          counts,
-        );
-      }
-      await tx.commit();
-      return last;
-    } catch (err) {
-      await tx.abort().catch(() => undefined); // the coordinator aborts it on timeout anyway
-      throw kafkaError(err, 'producing a file');
-    }
-  }
-
-  async close(): Promise<void> {
-    await this.producer.disconnect();
-  }
+  await connected(producer);
+  const compression = tuning.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+  return new TransactionalFileProducer(
+    {
+      begin: async () => {
+        const tx = await producer.transaction();
+        return {
+          // Records go to kafkajs as they are (it reads key, value, headers, partition): no copies.
+          send: async ({ byTopic }) =>
+            (await tx.sendBatch({ acks: -1, compression, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) })).map((m) => ({
+              topic: m.topicName,
+              partition: m.partition,
+              baseOffset: m.baseOffset,
+            })),
+          commit: () => tx.commit(),
+          abort: () => tx.abort(),
+        };
+      },
+      close: () => producer.disconnect(),
+      mapError: kafkaError,
+    },
+    tuning,
+    partitions,
+  );
 }
 
 export async function recordSender(kafka: Kafka): Promise<RecordSender> {

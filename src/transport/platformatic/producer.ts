@@ -1,8 +1,8 @@
 // Producers over @platformatic/kafka: one transaction per file (split), and a plain idempotent
 // one (dead letters). Keys and header values go as strings, values as the encoded bytes.
 import { compatibilityPartitioner, Producer, stringSerializer, type MessageToProduce } from '@platformatic/kafka';
-import { DEFAULT_PRODUCER_TUNING, Partitions, planSends, prepareSend, recordLast, type ProducerTuning } from '../sends.js';
-import type { FileProducer, KafkaSettings, LastOffsets, OutRecord, RecordSender } from '../types.js';
+import { DEFAULT_PRODUCER_TUNING, Partitions, TransactionalFileProducer, type ProducerTuning } from '../sends.js';
+import type { FileProducer, KafkaSettings, RecordSender } from '../types.js';
 import { partitionCounts } from './admin.js';
 import { baseOptions } from './client.js';
 import { kafkaError } from './errors.js';
@@ -29,52 +29,27 @@ export async function transactionalProducer(settings: KafkaSettings, transaction
     timeout: 30_000,
     serializers,
   });
-  return new PlatformaticFileProducer(producer, tuning, partitions);
-}
-
-class PlatformaticFileProducer implements FileProducer {
-  constructor(
-    private readonly producer: StringKeyed,
-    private readonly tuning: ProducerTuning,
-    private readonly partitions: Partitions,
-  ) {}
-
-  partitionsByTopic(): Record<string, number> {
-    return this.partitions.byTopic();
-  }
-
-  partitionOf(topic: string, key: string): number {
-    return this.partitions.of(topic, key);
-  }
-
-  async sendAtomically(records: OutRecord[]): Promise<LastOffsets> {
-    const tx = await this.producer.beginTransaction().catch((err: unknown) => {
-      throw kafkaError(err, 'starting a transaction');
-    });
-    const last: LastOffsets = {};
-    try {
-      for (const [start, end] of planSends(records, this.tuning)) {
-        const { byTopic, counts } = prepareSend(records, start, end, this.partitions);
-        // Every record has its partition set, so this client's partitioner is never asked.
-        const messages = [...byTopic.values()].flat() as MessageToProduce<string, Buffer, string, string>[];
-        const result = await tx.send({ messages, acks: -1, compression: this.tuning.compression });
-        recordLast(
-          last,
-          (result.offsets ?? []).map((o) => ({ topic: o.topic, partition: o.partition, baseOffset: o.offset })),
-          counts,
-        );
-      }
-      await tx.commit();
-      return last;
-    } catch (err) {
-      await tx.abort().catch(() => undefined); // the coordinator aborts it on timeout anyway
-      throw kafkaError(err, 'producing a file');
-    }
-  }
-
-  async close(): Promise<void> {
-    await this.producer.close();
-  }
+  return new TransactionalFileProducer(
+    {
+      begin: async () => {
+        const tx = await producer.beginTransaction();
+        return {
+          // Every record has its partition set, so this client's partitioner is never asked.
+          send: async ({ byTopic }) => {
+            const messages = [...byTopic.values()].flat() as MessageToProduce<string, Buffer, string, string>[];
+            const result = await tx.send({ messages, acks: -1, compression: tuning.compression });
+            return (result.offsets ?? []).map((o) => ({ topic: o.topic, partition: o.partition, baseOffset: o.offset }));
+          },
+          commit: () => tx.commit(),
+          abort: () => tx.abort(),
+        };
+      },
+      close: () => producer.close(),
+      mapError: kafkaError,
+    },
+    tuning,
+    partitions,
+  );
 }
 
 export function recordSender(settings: KafkaSettings): Promise<RecordSender> {
