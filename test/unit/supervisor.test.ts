@@ -30,14 +30,17 @@ describe('portAnswers', () => {
 });
 
 describe('formatReports', () => {
-  it('aligns columns and shows start time and pid', () => {
+  it('aligns columns and shows start time, pid, memory and the total memory', () => {
     const out = formatReports([
-      { name: 'kafka', state: 'up', url: 'kafka://127.0.0.1:9092', startSeconds: 7.25, pid: 42, detail: 'ok' },
+      { name: 'kafka', state: 'up', url: 'kafka://127.0.0.1:9092', startSeconds: 7.25, pid: 42, rssMb: 480.4, detail: 'ok' },
       { name: 'minio', state: 'down', url: 'http://127.0.0.1:9000', detail: 'not started by rapflow' },
+      { name: 'cassandra', state: 'up', url: 'cql://127.0.0.1:9042', pid: 43, rssMb: 719.6, detail: 'ok' },
     ]);
     const lines = out.split('\n');
-    expect(lines[0]).toMatch(/^SERVICE\s+STATE\s+URL\s+START\s+PID\s+DETAIL$/);
+    expect(lines[0]).toMatch(/^SERVICE\s+STATE\s+URL\s+START\s+PID\s+RSS\s+DETAIL$/);
     expect(lines[1]).toContain('7.3 s');
+    expect(lines[1]).toContain('480 MB');
+    expect(lines[4]).toBe('memory: 1200 MB resident in all (2 services)');
     expect(lines[1]!.indexOf('kafka://')).toBe(lines[2]!.indexOf('http://'));
   });
 });
