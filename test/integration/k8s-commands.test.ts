@@ -33,6 +33,8 @@ const LOCAL: Record<string, string> = {
   CASSANDRA_DATACENTER: config.cassandra.datacenter,
   CASSANDRA_USERNAME: config.cassandra.username,
   CASSANDRA_PASSWORD: config.cassandra.password,
+  // The chart's keyspace has three copies (K8ssandra's three nodes); the local node can hold one.
+  CASSANDRA_REPLICATION_FACTOR: String(config.cassandra.replicationFactor),
   // The local broker is plaintext without SASL; the cluster's TLS and SCRAM are checked offline.
   KAFKA_TLS: 'false',
   // The chart writes and reads through K8ssandra's Stargate: here through the local stack's

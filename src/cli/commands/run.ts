@@ -118,7 +118,7 @@ export function registerRun(program: Command, outer: CliContext): void {
       ctx.out(`manifest:   ${manifestFile}`);
       ctx.out(`report:     ${report.html}`);
       const someone = report.data.artists[0]?.name;
-      if (someone) ctx.out(`next:       node dist/cli/main.js query songs --artist ${JSON.stringify(someone)}`);
+      if (someone) ctx.out(`next:       npx rapflow query songs --artist ${JSON.stringify(someone)}`);
       if (!verified.ok) throw new RapflowError('VERIFY_MISMATCH', 'the run does not reconcile: see the verify line above and the report');
     });
 }
