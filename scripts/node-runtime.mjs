@@ -7,7 +7,7 @@
 // which npm puts first on PATH for every script. Hand-written because no library does this step:
 // version managers (nvm, volta, fnm) are installed by the user, not by a project.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, lstatSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,16 +76,26 @@ export function nodeForProject() {
 }
 
 /** Makes `node` in npm scripts (node_modules/.bin comes first on their PATH) the given binary. */
-export function linkProjectNode(bin) {
-  const link = join(root, 'node_modules', '.bin', 'node');
+export function linkProjectNode(bin, link = join(root, 'node_modules', '.bin', 'node')) {
+  // Already in place: this is how every npm script after the first one runs (the linked Node is
+  // first on PATH, so it runs this file too and must keep the link that put it there).
+  if (isLink(link) && sameFile(link, bin)) return;
   if (bin === process.execPath && supported(process.version)) {
-    // This Node is fine: a link left from an older Node would shadow it.
+    // The machine's own Node is fine: a link left from an older one would shadow it.
     if (isLink(link)) rmSync(link);
     return;
   }
   mkdirSync(dirname(link), { recursive: true });
   if (isLink(link)) rmSync(link);
   symlinkSync(bin, link);
+}
+
+function sameFile(a, b) {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
 }
 
 function isLink(path) {

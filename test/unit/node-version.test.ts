@@ -1,13 +1,16 @@
 // Which Node rapflow runs on: the CLI's check (src/cli/node-version.ts) and the set-up scripts'
 // (scripts/node-runtime.mjs) agree with each other and with package.json's engines.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { nodeSupported, nodeTooOldMessage } from '../../src/cli/node-version.js';
 // @ts-expect-error: a plain .mjs script without type declarations
 import * as runtime from '../../scripts/node-runtime.mjs';
 
-const { supported, canBootstrap, tooOldSentence, BOOTSTRAP_NODE } = runtime as {
+const { supported, canBootstrap, tooOldSentence, BOOTSTRAP_NODE, linkProjectNode } = runtime as {
+  linkProjectNode: (bin: string, link: string) => void;
   supported: (v: string) => boolean;
   canBootstrap: (v: string) => boolean;
   tooOldSentence: (v: string) => string;
@@ -46,6 +49,37 @@ describe('the Node versions rapflow runs on', () => {
     expect(sentence).toMatch(/^rapflow needs Node\.js 24 LTS .* Node v16\.20\.2, .*install Node 24 from https:\/\/nodejs\.org\/\S+ .*\.$/);
     expect(sentence.split(/\.\s/).length).toBe(1);
     expect(nodeTooOldMessage('v20.20.2')).toContain('Node v20.20.2');
+  });
+});
+
+// The link is what makes `node` in every npm script the project's Node. The second script of a
+// run (npm test's pretest after .ci/run's set-up) runs on the linked Node itself, which is
+// supported, and must not take away the link that put it first on PATH (a CI run did, and every
+// test after it ran on the machine's Node 20).
+describe('node_modules/.bin/node', () => {
+  const vitestNode = realpathSync(process.execPath);
+  const fresh = () => join(mkdtempSync(join(tmpdir(), 'rapflow-link-')), 'node');
+  it('is kept when the Node running the set-up is the one it points at', () => {
+    const link = fresh();
+    symlinkSync(vitestNode, link);
+    linkProjectNode(vitestNode, link);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(realpathSync(link)).toBe(vitestNode);
+  });
+  it.runIf(supported(process.version))('is removed when it points elsewhere and the running Node is supported', () => {
+    const link = fresh();
+    const other = join(link, '..', 'old-node');
+    writeFileSync(other, '');
+    symlinkSync(other, link);
+    linkProjectNode(process.execPath, link);
+    expect(() => lstatSync(link)).toThrow(/ENOENT/);
+  });
+  it('points at the fetched Node when the running one is too old', () => {
+    const link = fresh();
+    const fetched = join(link, '..', 'node-24');
+    writeFileSync(fetched, '');
+    linkProjectNode(fetched, link);
+    expect(readlinkSync(link)).toBe(fetched);
   });
 });
 
