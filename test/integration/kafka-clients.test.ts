@@ -84,6 +84,33 @@ describe.each(KAFKA_CLIENTS)('the Kafka transport over %s', (client) => {
     }
   });
 
+  it('lets a rerun take over its transactional id, after a clean close and after a producer that left its transaction open', async () => {
+    // A retried split reuses the file's transactional id: the new producer must fence the old one
+    // and commit, never be fenced itself (@platformatic/kafka 2.12.1 was, until rapflow asked it
+    // for a new producer id rather than its default "id 0, epoch 0").
+    const topic = `${prefix}${client}.rerun`;
+    await t.ensureTopics([{ name: topic, partitions: 1, config: {} }]);
+    const id = uniqueName(`kclients-${client}-rerun`);
+    const rec = (key: string) => [{ topic, key, value: Buffer.from(key), headers: {} }];
+    const first = await t.transactionalProducer(id, [topic]);
+    await first.sendAtomically(rec('first'));
+    await first.close();
+    const second = await t.transactionalProducer(id, [topic]);
+    await second.sendAtomically(rec('second'));
+    await second.close();
+    // A producer that died mid-file: its transaction is still open when the rerun starts.
+    const zombie = kafkajs.producer({ transactionalId: id, idempotent: true, maxInFlightRequests: 1 });
+    await zombie.connect();
+    const open = await zombie.transaction();
+    await open.send({ topic, messages: [{ key: 'zombie', value: 'never committed' }] });
+    const third = await t.transactionalProducer(id, [topic]);
+    await third.sendAtomically(rec('third'));
+    await third.close();
+    await zombie.disconnect();
+    const got = await consumeAll(t, [topic], uniqueName(`kclients-${client}-rerun`), 3);
+    expect(got.map((m) => m.key?.toString())).toEqual(['first', 'second', 'third']);
+  });
+
   it('commits after the handler, so the group resumes where it stopped, and reports its committed offsets', async () => {
     const topic = `${prefix}${client}.resume`;
     await t.ensureTopics([{ name: topic, partitions: 1, config: {} }]);

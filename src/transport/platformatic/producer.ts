@@ -20,6 +20,12 @@ export async function transactionalProducer(settings: KafkaSettings, transaction
     ...baseOptions(settings),
     transactionalId,
     idempotent: true,
+    // InitProducerId with "no producer yet" (-1, -1), as the Java client and kafkajs send it. This
+    // client's default (id 0, epoch 0) tells the coordinator "I am producer 0 at epoch 0", which a
+    // transactional id used before is not: the coordinator answers PRODUCER_FENCED and a retried
+    // split (same transactional id) could never start (fault matrix, 2.12.1).
+    producerId: -1n,
+    producerEpoch: -1,
     acks: -1,
     autocreateTopics: false,
     partitioner,
