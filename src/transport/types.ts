@@ -5,8 +5,12 @@ import type { ProducerTuning } from './sends.js';
 
 export const KAFKA_CLIENTS = ['kafkajs', 'platformatic'] as const;
 export type KafkaClientName = (typeof KAFKA_CLIENTS)[number];
-/** The client the pipeline uses unless KAFKA_CLIENT says otherwise (why: docs/performance.md). */
-export const DEFAULT_KAFKA_CLIENT: KafkaClientName = 'kafkajs';
+/**
+ * The client the pipeline uses unless KAFKA_CLIENT says otherwise: @platformatic/kafka, maintained,
+ * faster than kafkajs in bench/split and bench/e2e, and through the whole fault matrix (the figures:
+ * docs/performance.md, docs/reliability.md). kafkajs has had no release since 2023.
+ */
+export const DEFAULT_KAFKA_CLIENT: KafkaClientName = 'platformatic';
 
 export interface KafkaSettings {
   brokers: string[];
