@@ -4,6 +4,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadConfig } from '../src/config/index.js';
 import { endpointsFrom, Stack } from '../src/stack/index.js';
 import { processCpuSeconds } from './procs.js';
+import { dropKafkajsTimerWarnings } from '../src/runtime/warnings.js';
+
+dropKafkajsTimerWarnings();
 
 export const config = loadConfig(process.env);
 

@@ -4,13 +4,8 @@
 import { nodeSupported, nodeTooOldMessage } from './node-version.js';
 
 if (nodeSupported(process.version)) {
-  // kafkajs 2.2.4 sets timers with a negative delay on every connection, which Node 24 reports as
-  // a TimeoutNegativeWarning per connection (tulios/kafkajs#1751, fixed in no release): harmless
-  // (Node uses 1 ms, as the code intends), so only that warning is dropped; all others print.
-  process.removeAllListeners('warning');
-  process.on('warning', (w) => {
-    if (w.name !== 'TimeoutNegativeWarning') process.stderr.write(`(node:${process.pid}) ${w.name}: ${w.message}\n`);
-  });
+  const { dropKafkajsTimerWarnings } = await import('../runtime/warnings.js');
+  dropKafkajsTimerWarnings();
   await import('./cli.js');
 } else {
   process.stderr.write(`rapflow: ${nodeTooOldMessage(process.version)}\n`);

@@ -11,6 +11,9 @@ import { CqlSession } from '../../src/store/cql/session.js';
 import { s3Client } from '../../src/source/s3.js';
 import { loadConfig } from '../../src/config/index.js';
 import { endpointsFrom, Stack } from '../../src/stack/index.js';
+import { dropKafkajsTimerWarnings } from '../../src/runtime/warnings.js';
+
+dropKafkajsTimerWarnings();
 
 export const config = loadConfig(process.env);
 export const endpoints = endpointsFrom(config);
