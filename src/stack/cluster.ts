@@ -61,7 +61,9 @@ export function clusterServices(single: ServiceDef[]): ServiceDef[] {
     if (s.name === 'kafka') return brokers;
     if (s.name === 'cassandra') return nodes;
     if (s.name === 'stargate') {
-      return [{ ...s, env: (ep: StackEndpoints) => ({ ...s.env(ep), CASSANDRA_SEED: cassandraHost(1) }), after: [nodes.at(-1)!.name] }];
+      // Its own folder: the coordinator keeps the schema of the ring it joined there, and the
+      // single node's (other table ids) made the cluster refuse its writes (INCOMPATIBLE_SCHEMA).
+      return [{ ...s, env: (ep: StackEndpoints) => ({ ...s.env(ep), CASSANDRA_SEED: cassandraHost(1), STARGATE_DATA: 'stargate-cluster' }), after: [nodes.at(-1)!.name] }];
     }
     if (s.name === 'minio') return [{ ...s, env: (ep: StackEndpoints) => ({ ...s.env(ep), KAFKA_BROKERS: clusterBrokers().join(',') }) }];
     return [s];

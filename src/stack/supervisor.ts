@@ -225,7 +225,9 @@ export function portAnswers(port: number, host = '127.0.0.1'): Promise<boolean> 
 const CAUSES: [RegExp, string][] = [
   [/Address already in use|BindException|address already in use/i, 'a port it needs is taken by another process'],
   [/UnsupportedClassVersionError|has been compiled by a more recent version/, 'the Java runtime is too old for this jar'],
-  [/OutOfMemoryError|Cannot allocate memory/, 'not enough memory for its heap'],
+  // Not the bare word: the JVM flags every start logs (-XX:+HeapDumpOnOutOfMemoryError) contain it.
+  [/java\.lang\.OutOfMemoryError|Cannot allocate memory/, 'not enough memory for its heap'],
+  [/INCOMPATIBLE_SCHEMA/, 'it holds the schema of another ring: its data folder belongs to the other topology, or remove it and start again'],
   [/No such file or directory|ClassNotFoundException|NoClassDefFoundError/, 'an incomplete install: remove its folder under the cache and run `rapflow stack up` again'],
   [/Permission denied/, 'a file or folder it needs is not writable'],
   [/Invalid cluster.id|INCONSISTENT_CLUSTER_ID|Cluster ID.*doesn't match/i, 'the data folder was formatted for another cluster: `rapflow stack down --purge`'],

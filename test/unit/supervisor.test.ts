@@ -8,6 +8,7 @@ describe('likelyCause', () => {
     ['java.net.BindException: Address already in use', 'port'],
     ['java.lang.UnsupportedClassVersionError: io/apicurio/X has been compiled by a more recent version', 'Java runtime'],
     ['java.lang.OutOfMemoryError: Java heap space', 'memory'],
+    ['WriteFailureException: Operation failed - received 0 responses and 1 failures: INCOMPATIBLE_SCHEMA from /127.0.2.1:7000', 'schema of another ring'],
     ['Error: Could not find or load main class kafka.Kafka\nCaused by: java.lang.ClassNotFoundException: kafka.Kafka', 'incomplete install'],
   ])('recognises %s', (log, expected) => {
     expect(likelyCause(log)).toContain(expected);
@@ -15,6 +16,8 @@ describe('likelyCause', () => {
 
   it('says nothing when it does not know', () => {
     expect(likelyCause('INFO started')).toBeUndefined();
+    // Every JVM start logs its flags; the flag is not an out-of-memory error.
+    expect(likelyCause('Running java -Xmx384m -XX:+HeapDumpOnOutOfMemoryError -jar x.jar')).toBeUndefined();
   });
 });
 
