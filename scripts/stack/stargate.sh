@@ -75,6 +75,10 @@ cmd_run() {
   cmd_install
   local data="$RAPFLOW_STATE/data/${STARGATE_DATA:-stargate}"
   mkdir -p "$data"
+  # A coordinator stores no data; what its embedded node keeps (the ring's peers and schema) is
+  # learned again from the ring at each start. Kept, it pinned the coordinator to the ring it last
+  # joined: after the cluster it found no replica on the single node (consistency ONE unavailable).
+  rm -rf "$data/stargate-persistence-cassandra-4.0"
   local -a heap opts
   read -r -a heap <<<"${STARGATE_HEAP_OPTS:--Xms384m -Xmx384m}"
   opts=(
