@@ -17,8 +17,8 @@
 #                          (default: $RAPFLOW_HOME/stargate)
 #   STARGATE_LISTEN        its own loopback address (default: 127.0.0.2; the node has 127.0.0.1)
 #   CASSANDRA_SEED         the node it joins        (default: 127.0.0.1, gossip port 7000)
-#   STARGATE_DATA          its folder under $RAPFLOW_STATE/data (default: stargate; a coordinator
-#                          keeps its ring's schema there, so each ring needs a folder of its own)
+#   STARGATE_DATA          its folder under $RAPFLOW_STATE/data (default: stargate; the cluster's
+#                          coordinator uses stargate-cluster)
 #   STARGATE_HEAP_OPTS     JVM heap flags           (default: -Xms384m -Xmx384m)
 set -euo pipefail
 

@@ -61,8 +61,8 @@ export function clusterServices(single: ServiceDef[]): ServiceDef[] {
     if (s.name === 'kafka') return brokers;
     if (s.name === 'cassandra') return nodes;
     if (s.name === 'stargate') {
-      // Its own folder: the coordinator keeps the schema of the ring it joined there, and the
-      // single node's (other table ids) made the cluster refuse its writes (INCOMPATIBLE_SCHEMA).
+      // A folder of its own (log, bundle cache), so the two topologies' coordinators never share
+      // one; stargate.sh also forgets the last ring's peers and schema at every start.
       return [{ ...s, env: (ep: StackEndpoints) => ({ ...s.env(ep), CASSANDRA_SEED: cassandraHost(1), STARGATE_DATA: 'stargate-cluster' }), after: [nodes.at(-1)!.name] }];
     }
     if (s.name === 'minio') return [{ ...s, env: (ep: StackEndpoints) => ({ ...s.env(ep), KAFKA_BROKERS: clusterBrokers().join(',') }) }];

@@ -7,8 +7,9 @@ export const KAFKA_CLIENTS = ['kafkajs', 'platformatic'] as const;
 export type KafkaClientName = (typeof KAFKA_CLIENTS)[number];
 /**
  * The client the pipeline uses unless KAFKA_CLIENT says otherwise: @platformatic/kafka, maintained,
- * faster than kafkajs in bench/split and bench/e2e, and through the whole fault matrix (the figures:
- * docs/performance.md, docs/reliability.md). kafkajs has had no release since 2023.
+ * through the whole fault matrix, and the faster in bench/split (paired rounds); bench/e2e's single
+ * run per client had kafkajs faster end to end (figures: docs/split.md, docs/performance.md,
+ * docs/reliability.md). kafkajs has had no release since 2023.
  */
 export const DEFAULT_KAFKA_CLIENT: KafkaClientName = 'platformatic';
 
