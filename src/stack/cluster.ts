@@ -7,8 +7,12 @@ import type { ServiceDef, StackEndpoints } from './services.js';
 /** JMX listens on 127.0.0.1 whatever the node's address, so each node needs a port of its own. */
 const jmxPort = (i: number) => 7200 + i;
 
-/** The single-node services, turned into the cluster's: kafka-1..3 and cassandra-1..3 in place of kafka and cassandra. */
-export function clusterServices(single: ServiceDef[]): ServiceDef[] {
+/**
+ * The single-node services, turned into the cluster's: kafka-1..3 and cassandra-1..3 in place of
+ * kafka and cassandra. `joined(i)` says whether Cassandra node i has joined the ring before (it
+ * has data): only a node that never joined waits for the one before it.
+ */
+export function clusterServices(single: ServiceDef[], joined: (node: number) => boolean = () => false): ServiceDef[] {
   const kafka = single.find((s) => s.name === 'kafka')!;
   const cassandra = single.find((s) => s.name === 'cassandra')!;
   const voters = range(CLUSTER.kafka.brokers)
@@ -36,7 +40,9 @@ export function clusterServices(single: ServiceDef[]): ServiceDef[] {
       KAFKA_HEAP_OPTS: '-Xms128m -Xmx384m',
     }),
   }));
-  // Cassandra nodes join one at a time (two joining at once is refused), the seed first.
+  // A new node joins one at a time (two bootstrapping at once is refused), after the seed. Nodes
+  // that joined before start together: the first alone, knowing its two peers, cannot make the
+  // logins' quorum (system_auth has three copies), so waiting for it would wait forever.
   const nodes: ServiceDef[] = range(CLUSTER.cassandra.nodes).map((i) => ({
     ...cassandra,
     name: `cassandra-${i}`,
@@ -55,7 +61,7 @@ export function clusterServices(single: ServiceDef[]): ServiceDef[] {
       // A joining node waits this long for the ring's gossip; the default 30 s is for real networks.
       CASSANDRA_RING_DELAY_MS: i === 1 ? '100' : '5000',
     }),
-    ...(i > 1 ? { after: [`cassandra-${i - 1}`] } : {}),
+    ...(i > 1 && !joined(i) ? { after: [`cassandra-${i - 1}`] } : {}),
   }));
   return single.flatMap((s) => {
     if (s.name === 'kafka') return brokers;

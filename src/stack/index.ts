@@ -1,6 +1,7 @@
 // `rapflow stack up | down | status | logs`: the local stack as one unit.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import { RapflowError } from '../errors.js';
 import { stackPaths, type StackPaths } from './paths.js';
@@ -64,7 +65,7 @@ export class Stack {
     this.paths = stackPaths(options.home, options.state);
     this.supervisor = new Supervisor(this.paths, endpoints, progress, options.env ?? {});
     this.nodes = options.nodes ?? 1;
-    this.services = this.nodes === 3 ? clusterServices(SERVICES) : SERVICES;
+    this.services = this.nodes === 3 ? clusterServices(SERVICES, (i) => hasJoined(this.paths, i)) : SERVICES;
   }
 
   select(names: string[]): ServiceDef[] {
@@ -197,6 +198,15 @@ export class Stack {
   logFile(name: string): string {
     return this.supervisor.logFile(this.select([name])[0]!);
   }
+}
+
+/**
+ * Whether cluster node i has started before (and so, but for a start that failed mid-join, joined
+ * the ring): Cassandra writes its system keyspaces under the node's storage folder
+ * (scripts/stack/cassandra.sh) as it first starts.
+ */
+function hasJoined(paths: StackPaths, i: number): boolean {
+  return existsSync(join(paths.state, 'data', `cassandra-${i}`, 'data', 'system'));
 }
 
 /** VmRSS of a process and all its descendants (Linux /proc), as { rssMb }; {} when unknown. */

@@ -1,6 +1,10 @@
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatReports } from '../../src/cli/format.js';
+import { Stack, type StackEndpoints } from '../../src/stack/index.js';
 import { likelyCause, portAnswers } from '../../src/stack/supervisor.js';
 
 describe('likelyCause', () => {
@@ -45,5 +49,24 @@ describe('formatReports', () => {
     expect(lines[1]).toContain('480 MB');
     expect(lines[4]).toBe('memory: 1200 MB resident in all (2 services)');
     expect(lines[1]!.indexOf('kafka://')).toBe(lines[2]!.indexOf('http://'));
+  });
+});
+
+describe('the cluster start order', () => {
+  const cassandraWaits = (state: string) =>
+    Object.fromEntries(new Stack({} as StackEndpoints, () => {}, { state, nodes: 3 }).services.filter((s) => s.name.startsWith('cassandra')).map((s) => [s.name, s.after ?? []]));
+
+  it('joins new Cassandra nodes one at a time, the seed first', () => {
+    const state = mkdtempSync(join(tmpdir(), 'rapflow-order-'));
+    expect(cassandraWaits(state)).toEqual({ 'cassandra-1': [], 'cassandra-2': ['cassandra-1'], 'cassandra-3': ['cassandra-2'] });
+  });
+
+  it('starts nodes that joined before together, so none waits for a quorum it is part of', () => {
+    const state = mkdtempSync(join(tmpdir(), 'rapflow-order-'));
+    for (const n of [1, 2]) mkdirSync(join(state, 'data', `cassandra-${n}`, 'data', 'system'), { recursive: true });
+    // cassandra-3 never started: it still joins after cassandra-2.
+    expect(cassandraWaits(state)).toEqual({ 'cassandra-1': [], 'cassandra-2': [], 'cassandra-3': ['cassandra-2'] });
+    mkdirSync(join(state, 'data', 'cassandra-3', 'data', 'system'), { recursive: true });
+    expect(cassandraWaits(state)).toEqual({ 'cassandra-1': [], 'cassandra-2': [], 'cassandra-3': [] });
   });
 });
