@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RapflowError } from '../../src/errors.js';
 import { everyRow } from '../../src/read/reader.js';
-import { StargateClient } from '../../src/store/stargate/client.js';
+import { isSchemaChange, StargateClient } from '../../src/store/stargate/client.js';
 import { StargateReader } from '../../src/store/stargate/reader.js';
 
 const PASSWORD = 'sg-secret-pw-4711';
@@ -56,6 +56,13 @@ function handle(req: IncomingMessage, res: ServerResponse) {
     const rows = songsByArtist.filter((r) => r.artist_id === where.artist_id.$eq);
     const data = rows.slice(from, from + size);
     return send(200, { count: data.length, pageState: from + size < rows.length ? String(from + size) : null, data });
+  }
+  // A real Stargate answers a schema change once the ring agrees on it, which took up to 61 s on
+  // the local stack; here, 2 s, against a client whose data requests give up after 200 ms (undici checks its
+  // timeouts about every half second, so the gap is wide).
+  if (url.pathname === '/v2/schemas/keyspaces/ks/tables/lyric_lines/columns/performer' || url.pathname === '/v2/keyspaces/ks/slow') {
+    setTimeout(() => send(req.method === 'DELETE' ? 204 : 200, req.method === 'DELETE' ? undefined : { count: 0, data: [] }), 2_000);
+    return;
   }
   if (url.pathname === '/v2/keyspaces/ks/songs/s1') return send(200, { count: 1, data: [songRow] });
   // A real Stargate: a missing row is a 200 with no data; a 404 means the table or keyspace is missing.
@@ -146,5 +153,27 @@ describe('Stargate REST reader', () => {
     const err = (await r.song('s1').catch((e: unknown) => e)) as RapflowError;
     expect(err.code).toBe('SINK_UNAVAILABLE');
     expect(err.message).toMatch(/authenticating: Stargate unavailable \(ECONNREFUSED/);
+  });
+
+  describe('schema changes', () => {
+    it('tells schema changes from data requests', () => {
+      expect(isSchemaChange('DELETE', '/v2/schemas/keyspaces/ks/tables/t/columns/c')).toBe(true);
+      expect(isSchemaChange('POST', '/v2/schemas/keyspaces')).toBe(true);
+      expect(isSchemaChange('POST', '/v2/namespaces/ks/collections')).toBe(true);
+      expect(isSchemaChange('GET', '/v2/schemas/keyspaces/ks/tables')).toBe(false);
+      expect(isSchemaChange('POST', '/v2/keyspaces/ks/songs')).toBe(false);
+      expect(isSchemaChange('POST', '/v2/namespaces/ks/collections/song_docs/batch')).toBe(false);
+    });
+
+    it('waits for a schema change as long as Stargate waits for agreement, and sends it once; a data request still times out', async () => {
+      const client = new StargateClient({ restUrl: base, authUrl: base, username: 'cassandra', password: PASSWORD, timeoutMs: 200, retry: { attempts: 1, initialDelayMs: 1, maxDelayMs: 1 } });
+      const before = seen.filter((r) => r.path.endsWith('/columns/performer')).length;
+      const res = await client.request('DELETE', '/v2/schemas/keyspaces/ks/tables/lyric_lines/columns/performer', { accept: [204] });
+      expect(res.status).toBe(204);
+      expect(seen.filter((r) => r.path.endsWith('/columns/performer')).length - before).toBe(1);
+      await expect(client.get('/v2/keyspaces/ks/slow')).rejects.toMatchObject({ code: 'SINK_UNAVAILABLE' });
+      await client.close();
+    });
+
   });
 });

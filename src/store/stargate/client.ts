@@ -25,7 +25,23 @@ export interface StargateSettings {
   onRenew?: (what: string) => void;
 }
 
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
 const RETRY: RetryPolicy = { attempts: 5, initialDelayMs: 200, maxDelayMs: 3_000 };
+
+/**
+ * How long a schema change may take to answer. Stargate answers a schema change only once the
+ * ring agrees on the new schema, and waits up to 180 s for that (900 checks 200 ms apart,
+ * `stargate.persistence.schema.agreement.wait.retries`). Measured on the local stack: a column
+ * dropped through the schema API answered after 0.8, 23.7 and 61.4 s. Cut off at the data
+ * requests' 10 s, the change went on in Stargate and the retry was refused ("column not found").
+ */
+export const SCHEMA_CHANGE_TIMEOUT_MS = 200_000;
+
+/** A request that changes schema: keyspaces, tables, columns and indexes, or a new collection (a table). */
+export function isSchemaChange(method: Method, path: string): boolean {
+  return method !== 'GET' && (path.startsWith('/v2/schemas/') || /^\/v2\/namespaces\/[^/]+\/collections$/.test(path));
+}
 
 export interface Failure {
   status?: number;
@@ -73,7 +89,6 @@ export function schemaMissing(what: string, description: string | undefined, key
   );
 }
 
-type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export class StargateClient {
   // Keep-alive pools, one per origin: a REST write is one small request per row, and a new
@@ -96,10 +111,11 @@ export class StargateClient {
   }
 
   /** One HTTP exchange: its status and its body, parsed when it is JSON (an empty body is ''). */
-  private async exchange(pool: Pool, method: Method, path: string, headers: Record<string, string>, body?: unknown): Promise<Answer<unknown>> {
+  private async exchange(pool: Pool, method: Method, path: string, headers: Record<string, string>, body?: unknown, timeoutMs?: number): Promise<Answer<unknown>> {
     const res = await pool.request({
       method,
       path,
+      ...(timeoutMs === undefined ? {} : { headersTimeout: timeoutMs, bodyTimeout: timeoutMs }),
       headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
@@ -147,13 +163,14 @@ export class StargateClient {
    */
   async request<T>(method: Method, path: string, opts: { params?: Record<string, string>; body?: unknown; accept: number[] }): Promise<Answer<T>> {
     const what = `${method} ${path}`;
+    const timeoutMs = isSchemaChange(method, path) ? Math.max(SCHEMA_CHANGE_TIMEOUT_MS, this.s.timeoutMs ?? 0) : undefined;
     return withRetry(async () => {
       for (let renewed = false; ; renewed = true) {
         const { token, value } = await this.currentToken();
         const query = opts.params ? `?${new URLSearchParams(opts.params).toString()}` : '';
         let res;
         try {
-          res = await this.exchange(this.rest, method, `${this.restPath}${path}${query}`, { 'x-cassandra-token': value }, opts.body);
+          res = await this.exchange(this.rest, method, `${this.restPath}${path}${query}`, { 'x-cassandra-token': value }, opts.body, timeoutMs);
         } catch (err) {
           throw stargateError(failureOf(err), what);
         }
