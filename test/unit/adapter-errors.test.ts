@@ -61,7 +61,10 @@ describe('cqlError', () => {
     ['a missing keyspace', response(cassandra.types.responseErrorCodes.invalid, 'keyspace nosuch does not exist'), 'CONFIG_INVALID'],
     ['a value the column type cannot take', new TypeError('Expected Number, obtained "x"'), 'CONFIG_INVALID'],
     // Too big for one batch: the rows' size, so the sink writes them one by one.
-    ['a batch too large', response(cassandra.types.responseErrorCodes.invalid, 'Batch too large'), 'INTERNAL'],
+    ['a batch too large', response(cassandra.types.responseErrorCodes.invalid, 'Batch too large'), 'RECORD_UNDECODABLE'],
+    // A request in flight when its node was killed: the driver's own error, not Cassandra's.
+    ['a socket closed under a request', Object.assign(Object.create(cassandra.errors.DriverError.prototype) as Error, { message: 'Socket was closed', isSocketError: true }), 'SINK_UNAVAILABLE'],
+    ['a replica that failed the write', response(cassandra.types.responseErrorCodes.writeFailure, 'Operation failed - received 1 responses and 1 failures'), 'SINK_UNAVAILABLE'],
     ['anything else from the driver', new Error('unexpected'), 'INTERNAL'],
   ])('%s -> %s', (_what, err, code) => {
     expect(cqlError(err, 'writing').code).toBe(code);

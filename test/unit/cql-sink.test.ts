@@ -47,12 +47,15 @@ describe('planWrites', () => {
   });
 });
 
-/** A writer that records what it was asked and refuses the rows whose text is "bad". */
-function fakeWriter(transientOnCall?: number) {
+/**
+ * A writer that records what it was asked and refuses the rows whose text is "bad" for their data;
+ * on call `failOnCall` it throws `failure` instead (by default a retryable one).
+ */
+function fakeWriter(failOnCall?: number, failure: RapflowError = new RapflowError('SINK_UNAVAILABLE', 'Cassandra unavailable (timeout)')) {
   const calls: { kind: 'execute' | 'batch'; ids: unknown[] }[] = [];
   const refuse = (params: unknown[]) => {
-    if (calls.length === transientOnCall) throw new RapflowError('SINK_UNAVAILABLE', 'Cassandra unavailable (timeout)');
-    if (params.includes('bad')) throw new RapflowError('INTERNAL', 'Invalid value for column text');
+    if (calls.length === failOnCall) throw failure;
+    if (params.includes('bad')) throw new RapflowError('RECORD_UNDECODABLE', 'Invalid value for column text');
   };
   const writer: CqlWriter = {
     settings: { keyspace: 'ks' },
@@ -93,6 +96,19 @@ describe('CqlSink.write', () => {
     const rows = Array.from({ length: 5 }, (_, i) => artist(`a${i}`));
     await expect(new CqlSink(writer, { ...DEFAULT_SINK_LIMITS, concurrency: 1 }).writeRows(rows)).rejects.toMatchObject({ code: 'SINK_UNAVAILABLE' });
     expect(calls).toHaveLength(2);
+  });
+
+  // Seen on the cluster: songs (one row each) in flight to a killed node failed with an error the
+  // adapter did not know, and were dead-lettered though their data was fine. What is not a row's
+  // own refusal must never make it a dead letter.
+  it.each([
+    ['an error nobody expected', new RapflowError('INTERNAL', 'CQL INSERT ks.songs: something new')],
+    ['tables that disagree with the datamodel', new RapflowError('CONFIG_INVALID', 'Undefined column name bpm')],
+  ])('throws %s for the whole call, for a single row as for a batch, and refuses no row', async (_what, failure) => {
+    for (const rows of [[artist('a0'), artist('a1')], [line('s', 1), line('s', 2)]]) {
+      const { writer } = fakeWriter(1, failure);
+      await expect(new CqlSink(writer, { ...DEFAULT_SINK_LIMITS, concurrency: 1 }).writeRows(rows)).rejects.toBe(failure);
+    }
   });
 });
 

@@ -17,7 +17,19 @@ export interface CqlSettings {
 const codes = cassandra.types.responseErrorCodes;
 const BAD_CREDENTIALS: number = codes.badCredentials;
 const UNAUTHORIZED: number = codes.unauthorized;
-const TRANSIENT = new Set<number>([codes.unavailableException, codes.overloaded, codes.isBootstrapping, codes.writeTimeout, codes.readTimeout, codes.serverError]);
+const INVALID: number = codes.invalid;
+// writeFailure and readFailure: a replica failed the request (a node going down mid-write does it).
+const TRANSIENT = new Set<number>([
+  codes.unavailableException,
+  codes.overloaded,
+  codes.isBootstrapping,
+  codes.writeTimeout,
+  codes.readTimeout,
+  codes.writeFailure,
+  codes.readFailure,
+  codes.truncateError,
+  codes.serverError,
+]);
 /**
  * The statement, not the data: a syntax error, or a query the schema cannot take (an unknown column
  * or table, a missing keyspace, a value of a type the column does not have). Records the Avro
@@ -35,6 +47,9 @@ export function cqlError(err: unknown, what: string): RapflowError {
     return new RapflowError('SINK_AUTH_FAILED', `${what}: not allowed (${message})`, { cause: err });
   }
   if (
+    // A connection that closed under a request in flight (its node killed): the driver's
+    // DriverError('Socket was closed'), marked isSocketError. Our retry sends it to a live node.
+    (err instanceof Error && (err as { isSocketError?: boolean }).isSocketError === true) ||
     err instanceof cassandra.errors.NoHostAvailableError ||
     err instanceof cassandra.errors.OperationTimedOutError ||
     err instanceof cassandra.errors.BusyConnectionError ||
@@ -42,9 +57,13 @@ export function cqlError(err: unknown, what: string): RapflowError {
   ) {
     return new RapflowError('SINK_UNAVAILABLE', `${what}: Cassandra unavailable (${message.split('\n')[0]})`, { cause: err });
   }
-  // A batch over Cassandra's size limit is refused as invalid too, for its rows' size: the sink
-  // writes such a batch again row by row, so it must stay a refusal of the data.
-  if (err instanceof cassandra.errors.ResponseError && STATEMENT.has(err.code) && !/batch too large/i.test(message)) {
+  // A batch over Cassandra's size limit is refused as invalid too, for its rows' size: a refusal
+  // of the data, so the sink writes such a batch again row by row. The one refusal that is the
+  // rows' own; everything else below stops the consumer.
+  if (err instanceof cassandra.errors.ResponseError && err.code === INVALID && /batch too large/i.test(message)) {
+    return new RapflowError('RECORD_UNDECODABLE', `${what}: ${message}`, { cause: err });
+  }
+  if (err instanceof cassandra.errors.ResponseError && STATEMENT.has(err.code)) {
     return new RapflowError('CONFIG_INVALID', `${what}: ${message}. The keyspace's tables do not match what rapflow expects: check CASSANDRA_KEYSPACE and run \`rapflow db init\`, which adds what the datamodel needs`, {
       cause: err,
     });

@@ -88,16 +88,16 @@ export class CqlSink implements RecordSink {
   }
 
   /**
-   * Writes every row (INSERT is an upsert in Cassandra). Rows the database refuses as invalid come
-   * back as failures by index; a batch that is refused is written again row by row, so only the bad
-   * rows fail. Anything retryable throws for the whole call, which is safe to repeat: the same rows
-   * again.
+   * Writes every row (INSERT is an upsert in Cassandra). Rows the database refuses for their own
+   * data come back as failures by index; a batch that is refused is written again row by row, so
+   * only the bad rows fail. Anything else (retryable or fatal) throws for the whole call, which is
+   * safe to repeat: the same rows again.
    */
   async writeRows(rows: Row[]): Promise<RowFailure[]> {
     const groups = planWrites(rows, this.limits);
     const failures: RowFailure[] = [];
     let next = 0;
-    let transient: RapflowError | undefined;
+    let stopWith: RapflowError | undefined; // the first error that is not a row's own: thrown once all in flight ended
     const attempt = async (indexes: number[]): Promise<RapflowError | undefined> => {
       try {
         if (indexes.length === 1) {
@@ -109,17 +109,19 @@ export class CqlSink implements RecordSink {
         return undefined;
       } catch (err) {
         const e = err instanceof RapflowError ? err : new RapflowError('INTERNAL', String(err), { cause: err });
-        // Retryable, or fatal for every row alike (credentials, tables that disagree with the
-        // datamodel): stop and throw for the whole call. Only what is left is this row's own.
-        if (e.behaviour === 'retryable' || e.code === 'SINK_AUTH_FAILED' || e.code === 'CONFIG_INVALID') {
-          transient ??= e;
+        // Only a refusal of the rows' own data (poison) is theirs. Anything retryable, or fatal
+        // for every row alike (credentials, tables that disagree with the datamodel, an error
+        // nobody expected): stop and throw for the whole call. An unknown error made a dead
+        // letter would lose a record that was never bad (seen: a socket closed by a killed node).
+        if (e.behaviour !== 'poison') {
+          stopWith ??= e;
           return undefined;
         }
         return e;
       }
     };
     const worker = async () => {
-      while (transient === undefined && next < groups.length) {
+      while (stopWith === undefined && next < groups.length) {
         const group = groups[next++]!;
         const refused = await attempt(group);
         if (!refused) continue;
@@ -129,14 +131,14 @@ export class CqlSink implements RecordSink {
         }
         // One bad row fails its whole batch: find it by writing the rows one at a time.
         for (const i of group) {
-          if (transient !== undefined) break;
+          if (stopWith !== undefined) break;
           const e = await attempt([i]);
           if (e) failures.push({ index: i, error: this.refusal(rows[i]!, e) });
         }
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.limits.concurrency, groups.length) }, worker));
-    if (transient) throw transient;
+    if (stopWith) throw stopWith;
     return failures;
   }
 
