@@ -19,6 +19,14 @@ if (!onCluster) process.stderr.write('\n*** cluster fault matrix NOT RUN: RAPFLO
 const stargateUp = onCluster && (await stack.status(['stargate']))[0]?.state === 'up';
 const subsetOnly = process.env.RAPFLOW_CLUSTER_SUBSET === '1';
 const record = (sc: Scenario, fault: string, did: string, recovery?: Promise<number>) => recordRow(rows, sc, fault, did, recovery);
+/**
+ * exact(), and no dead letter at all: the corpus holds no poison, so a dead letter here is a good
+ * record a fault made poison (seen once: songs in flight to a killed node), and a record lost.
+ */
+const clean = (row: Row, kafkaDuplicates?: 'possible') => {
+  expect(row.deadLetters, `${row.fault}: good records dead-lettered`).toBe(0);
+  exact(row, kafkaDuplicates);
+};
 
 const pidOf = async (service: string) => (await stack.status([service]))[0]!.pid!;
 const kill = async (service: string, signal: NodeJS.Signals = 'SIGKILL') => process.kill(await pidOf(service), signal);
@@ -83,7 +91,7 @@ describe.runIf(onCluster)(`cluster fault matrix (${config.kafka.client})`, () =>
     await stack.up([`kafka-${leader}`]);
     await splitUntilDone(sc);
     await drain(sc);
-    exact(
+    clean(
       await record(
         sc,
         'Partition leader broker SIGKILL (mid-split), then back',
@@ -110,7 +118,7 @@ describe.runIf(onCluster)(`cluster fault matrix (${config.kafka.client})`, () =>
     if (code !== 0) await drain(sc);
     const back = sc.watchComplete();
     await stack.up(['cassandra-3']);
-    exact(
+    clean(
       await record(
         sc,
         'One Cassandra node SIGKILL (mid-consume)',
@@ -134,19 +142,29 @@ describe.runIf(onCluster)(`cluster fault matrix (${config.kafka.client})`, () =>
     await splitUntilDone(sc, second);
     await kill('cassandra-2');
     const consumer = sc.consume({}, 8);
-    await consumer.waitFor(/sink unavailable, retrying the batch/, 120_000);
-    await sleep(10_000);
+    // Two ways to stall, both seen: the consumer logs in before the driver sees cassandra-2 gone and
+    // then every write fails and is retried, or it cannot log in at all (the default superuser's
+    // login reads at QUORUM) and exits 75. Either way nothing is written or committed.
+    const refusedLogin = /connecting to Cassandra: Cassandra unavailable/;
+    try {
+      await consumer.waitFor(new RegExp(`sink unavailable, retrying the batch|${refusedLogin.source}`), 120_000);
+      await sleep(10_000);
+    } catch (err) {
+      await stack.up(['cassandra-2', 'cassandra-3']); // the rows after this one need the whole ring
+      throw err;
+    }
     const retried = (consumer.output().match(/sink unavailable, retrying the batch/g) ?? []).length;
-    expect(retried, consumer.output().slice(-1500)).toBeGreaterThan(0);
+    const loginRefused = refusedLogin.test(consumer.output());
+    expect(retried > 0 || loginRefused, consumer.output().slice(-1500)).toBe(true);
     const back = sc.watchComplete();
     await stack.up(['cassandra-2', 'cassandra-3']);
     const code = await consumer.exited;
     if (code !== 0) await drain(sc);
-    exact(
+    clean(
       await record(
         sc,
         'Two Cassandra nodes down (one mid-consume, then a second while records wait), then both back',
-        `with cassandra-3 down the consumer wrote on at LOCAL_QUORUM; with cassandra-2 down too, one replica could not make a quorum: the consumer retried the batch in hand ${times(retried)} with backoff and committed nothing unwritten${code === 0 ? '' : `, exited ${code} and was restarted`}; with both back it finished`,
+        `with cassandra-3 down the consumer wrote on at LOCAL_QUORUM; with cassandra-2 down too, one replica could not make a quorum: ${retried > 0 ? `the consumer retried the batch in hand ${times(retried)} with backoff and committed nothing unwritten` : 'the consumer could not log in (the superuser login reads at QUORUM) and wrote and committed nothing'}${code === 0 ? '' : `, exited ${code} and was restarted`}; with both back it finished`,
         back,
       ),
     );
@@ -168,7 +186,7 @@ describe.runIf(onCluster)(`cluster fault matrix (${config.kafka.client})`, () =>
     await splitUntilDone(sc, second);
     await drain(sc);
     const retried = (consumer.output().match(/sink unavailable, retrying the batch/g) ?? []).length;
-    exact(
+    clean(
       await record(
         sc,
         'One Cassandra node frozen 20 s (SIGSTOP, longer than the 12 s read timeout)',
@@ -192,7 +210,7 @@ describe.runIf(onCluster)(`cluster fault matrix (${config.kafka.client})`, () =>
     const back = sc.watchComplete();
     const code = await consumer.exited;
     await drain(sc);
-    exact(
+    clean(
       await record(
         sc,
         'Rolling restart of the three brokers (during split and consume)',
@@ -212,7 +230,7 @@ describe.runIf(onCluster)(`cluster fault matrix (${config.kafka.client})`, () =>
     const back = sc.watchComplete();
     const codes = await Promise.all(consumers.map((c) => c.exited));
     await drain(sc);
-    exact(
+    clean(
       await record(
         sc,
         'Three consumers in one group, one SIGKILL (mid-run)',
@@ -239,7 +257,7 @@ describe.runIf(onCluster)(`cluster fault matrix (${config.kafka.client})`, () =>
     const restartS = (Date.now() - t0) / 1000;
     const back = sc.watchComplete();
     await drain(sc);
-    exact(
+    clean(
       await record(
         sc,
         'Stargate coordinator SIGKILL on the cluster (mid-consume, SINK=stargate)',

@@ -32,6 +32,8 @@ export interface Outcome {
   duplicatedInKafka: number;
   /** Dead letters beyond the first for the same source record. */
   duplicatedDeadLetters: number;
+  /** Dead letters in all: on a corpus without poison, every one is a good record a fault made poison. */
+  deadLetters: number;
   missing: string[];
 }
 
@@ -59,7 +61,14 @@ export function start(args: string[], env: Record<string, string>): Proc {
   };
   child.stdout.on('data', onData);
   child.stderr.on('data', onData);
-  const exited = new Promise<number>((r) => child.on('close', (c, signal) => r(c ?? (signal === 'SIGKILL' ? 137 : 128))));
+  const exited = new Promise<number>((r) =>
+    child.on('close', (c, signal) => {
+      // RAPFLOW_FAULT_LOGS=<dir> keeps every process's output, for a row that failed after the fact.
+      const keep = process.env.RAPFLOW_FAULT_LOGS;
+      if (keep) writeFileSync(join(keep, `${Date.now()}-${args[0]}-${child.pid}.log`), out);
+      r(c ?? (signal === 'SIGKILL' ? 137 : 128));
+    }),
+  );
   return {
     child,
     exited,
@@ -207,7 +216,7 @@ export class Scenario {
    * (read_committed): records of one file version seen more than once, by their source headers,
    * and dead letters beyond the first for one source record.
    */
-  async kafkaDuplicates(): Promise<Pick<Outcome, 'duplicatedInKafka' | 'duplicatedDeadLetters'>> {
+  async kafkaDuplicates(): Promise<Pick<Outcome, 'duplicatedInKafka' | 'duplicatedDeadLetters' | 'deadLetters'>> {
     const prefix = this.env.KAFKA_TOPIC_PREFIX;
     const source = (h: Record<string, string>) => [h[HEADER.sourceBucket], h[HEADER.sourceKey], h[HEADER.sourceEtag], h[HEADER.recordIndex]].join('\n');
     const beyondFirst = (ids: string[]) => {
@@ -222,6 +231,7 @@ export class Scenario {
       duplicatedInKafka: beyondFirst(records.map((r) => `${r.topic}\n${source(r.headers)}\n${r.key}`)),
       // A poison record from outside split has no source headers: its topic and key tell it apart.
       duplicatedDeadLetters: beyondFirst(letters.map((r) => `${r.headers[DLQ_HEADER.sourceTopic]}\n${source(r.headers)}\n${r.key}`)),
+      deadLetters: letters.length,
     };
   }
 

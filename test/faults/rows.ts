@@ -5,7 +5,7 @@ import { expect } from 'vitest';
 import { writeSection } from '../../bench/lib.js';
 import { CORPUS, type Outcome, type Scenario } from './harness.js';
 
-type Figures = Pick<Outcome, 'lost' | 'duplicated' | 'duplicatedInKafka' | 'duplicatedDeadLetters'>;
+type Figures = Pick<Outcome, 'lost' | 'duplicated' | 'duplicatedInKafka' | 'duplicatedDeadLetters' | 'deadLetters'>;
 /** null: not measured (the fault was not run), so no figure is written. */
 type Nullable<T> = { [K in keyof T]: T[K] | null };
 export interface Row extends Omit<Outcome, keyof Figures>, Nullable<Figures> {
@@ -26,7 +26,7 @@ export async function recordRow(rows: Row[], sc: Scenario, fault: string, did: s
 
 /** A row for a fault that was not run: no figures, and why. */
 export function notRunRow(fault: string, why: string): Row {
-  return { fault, did: why, recoverS: null, lost: null, duplicated: null, duplicatedInKafka: null, duplicatedDeadLetters: null, missing: [] };
+  return { fault, did: why, recoverS: null, lost: null, duplicated: null, duplicatedInKafka: null, duplicatedDeadLetters: null, deadLetters: null, missing: [] };
 }
 
 /**
