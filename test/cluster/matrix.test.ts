@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { topicOf } from '../../src/codec/schemas.js';
 import { config } from '../integration/stack.js';
 import { Scenario, sleep, stack, start } from '../faults/harness.js';
-import { exact, notRunRow, recordRow, times, writeRows, type Row } from '../faults/rows.js';
+import { clean, notRunRow, recordRow, times, writeRows, type Row } from '../faults/rows.js';
 
 const rows: Row[] = [];
 const started = new Date();
@@ -19,14 +19,6 @@ if (!onCluster) process.stderr.write('\n*** cluster fault matrix NOT RUN: RAPFLO
 const stargateUp = onCluster && (await stack.status(['stargate']))[0]?.state === 'up';
 const subsetOnly = process.env.RAPFLOW_CLUSTER_SUBSET === '1';
 const record = (sc: Scenario, fault: string, did: string, recovery?: Promise<number>) => recordRow(rows, sc, fault, did, recovery);
-/**
- * exact(), and no dead letter at all: the corpus holds no poison, so a dead letter here is a good
- * record a fault made poison (seen once: songs in flight to a killed node), and a record lost.
- */
-const clean = (row: Row, kafkaDuplicates?: 'possible') => {
-  expect(row.deadLetters, `${row.fault}: good records dead-lettered`).toBe(0);
-  exact(row, kafkaDuplicates);
-};
 
 const pidOf = async (service: string) => (await stack.status([service]))[0]!.pid!;
 const kill = async (service: string, signal: NodeJS.Signals = 'SIGKILL') => process.kill(await pidOf(service), signal);

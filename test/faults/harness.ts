@@ -65,7 +65,10 @@ export function start(args: string[], env: Record<string, string>): Proc {
     child.on('close', (c, signal) => {
       // RAPFLOW_FAULT_LOGS=<dir> keeps every process's output, for a row that failed after the fact.
       const keep = process.env.RAPFLOW_FAULT_LOGS;
-      if (keep) writeFileSync(join(keep, `${Date.now()}-${args[0]}-${child.pid}.log`), out);
+      if (keep) {
+        mkdirSync(keep, { recursive: true });
+        writeFileSync(join(keep, `${Date.now()}-${args[0]}-${child.pid}.log`), out);
+      }
       r(c ?? (signal === 'SIGKILL' ? 137 : 128));
     }),
   );
