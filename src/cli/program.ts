@@ -4,6 +4,7 @@ import { registerConsume } from './commands/consume.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerSchema } from './commands/schema.js';
+import { registerK8s } from './commands/k8s.js';
 import { registerStack } from './commands/stack.js';
 import { registerQuery } from './commands/query.js';
 import { registerReport } from './commands/report.js';
@@ -18,6 +19,7 @@ export function buildProgram(ctx: CliContext): Command {
     .showHelpAfterError()
     .exitOverride();
   registerStack(program, ctx);
+  registerK8s(program, ctx);
   registerValidate(program, ctx);
   registerSchema(program, ctx);
   registerGenerate(program, ctx);

@@ -1,5 +1,5 @@
 // `rapflow stack up | down | status | logs`: the local stack as one unit.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
@@ -12,9 +12,11 @@ import { minioClient } from './probes.js';
 import { clusterServices } from './cluster.js';
 import { SERVICES, type ServiceDef, type StackEndpoints } from './services.js';
 import { Supervisor, type Progress } from './supervisor.js';
+import { rssOf, startInWaves, type ServiceReport } from './waves.js';
 
 export { SERVICES } from './services.js';
 export type { StackEndpoints } from './services.js';
+export type { ServiceReport } from './waves.js';
 
 export function endpointsFrom(config: Config): StackEndpoints {
   return {
@@ -37,18 +39,6 @@ export function endpointsFrom(config: Config): StackEndpoints {
   };
 }
 
-export interface ServiceReport {
-  name: string;
-  url: string;
-  /** `not installed`: an optional service (Stargate) that is not there; the rest runs without it. */
-  state: 'up' | 'down' | 'not answering' | 'not installed';
-  pid?: number;
-  /** Seconds from spawn to the first successful probe (up only, when we started it). */
-  startSeconds?: number;
-  /** Resident memory of the service's processes (its pid and every descendant), in MB. */
-  rssMb?: number;
-  detail: string;
-}
 
 export class Stack {
   readonly paths: StackPaths;
@@ -103,49 +93,9 @@ export class Stack {
     }
     // Services that need others (Stargate joins Cassandra's ring, a cluster's Cassandra nodes join
     // one at a time) start once those answer: in waves, each of what the waves before it need.
-    const reports: ServiceReport[] = [];
-    const done = new Set<string>();
-    for (let wave = services; wave.length > 0; ) {
-      const ready = wave.filter((s) => !s.after?.some((a) => services.some((o) => o.name === a) && !done.has(a)));
-      if (ready.length === 0) throw new RapflowError('INTERNAL', `services wait for each other: ${wave.map((s) => s.name).join(', ')}`);
-      reports.push(...(await this.startAndWait(ready)));
-      for (const s of ready) done.add(s.name);
-      wave = wave.filter((s) => !ready.includes(s));
-    }
+    const reports = await startInWaves(this.supervisor, this.endpoints, this.progress, services);
     if (services.some((s) => s.name.startsWith('kafka')) && services.some((s) => s.name === 'minio')) await this.wireNotifications();
     return [...reports, ...absent];
-  }
-
-  private async startAndWait(services: ServiceDef[]): Promise<ServiceReport[]> {
-    const started = new Map<string, number>();
-    for (const svc of services) {
-      if (await this.supervisor.start(svc)) {
-        started.set(svc.name, Date.now());
-        this.progress(`${svc.name}: started (log ${this.supervisor.logFile(svc)})`);
-      } else {
-        this.progress(`${svc.name}: already running`);
-      }
-    }
-    const results = await Promise.allSettled(
-      services.map(async (svc): Promise<ServiceReport> => {
-        const detail = await this.supervisor.waitReady(svc);
-        const t0 = started.get(svc.name);
-        const pid = this.supervisor.runningPid(svc);
-        const report: ServiceReport = { name: svc.name, url: svc.url(this.endpoints), state: 'up', pid, ...rssOf(pid), detail };
-        if (t0 !== undefined) report.startSeconds = (Date.now() - t0) / 1000;
-        this.progress(`${svc.name}: up${t0 !== undefined ? ` in ${report.startSeconds!.toFixed(1)} s` : ''} (${detail})`);
-        return report;
-      }),
-    );
-    const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failures.length > 0) {
-      const reasons = failures.map((f) => (f.reason instanceof Error ? f.reason.message : String(f.reason))).join('\n\n');
-      const first = failures[0]!.reason as unknown;
-      throw first instanceof RapflowError && failures.length === 1
-        ? first
-        : new RapflowError('STACK_START_FAILED', reasons, { cause: first });
-    }
-    return results.map((r) => (r as PromiseFulfilledResult<ServiceReport>).value);
   }
 
   /** MinIO announces new inbox objects on Kafka (the event-driven start; `rapflow split --follow` listens). */
@@ -207,25 +157,4 @@ export class Stack {
  */
 function hasJoined(paths: StackPaths, i: number): boolean {
   return existsSync(join(paths.state, 'data', `cassandra-${i}`, 'data', 'system'));
-}
-
-/** VmRSS of a process and all its descendants (Linux /proc), as { rssMb }; {} when unknown. */
-function rssOf(pid: number | undefined): { rssMb?: number } {
-  if (pid === undefined) return {};
-  let kb = 0;
-  const seen = new Set<number>();
-  const visit = (p: number) => {
-    if (seen.has(p)) return;
-    seen.add(p);
-    try {
-      kb += Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
-      for (const task of readdirSync(`/proc/${p}/task`)) {
-        for (const child of readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) visit(Number(child));
-      }
-    } catch {
-      // gone, or not Linux
-    }
-  };
-  visit(pid);
-  return kb > 0 ? { rssMb: kb / 1024 } : {};
 }
