@@ -1,6 +1,7 @@
 // Projects: pure unit tests; offline checks of the Kubernetes manifests, GitHub workflows and
 // Dockerfile (tools from scripts/k8s/tools.sh); integration tests against the real local stack;
-// the fault scenarios (npm run test:faults), and the cluster's (npm run test:cluster, RAPFLOW_NODES=3).
+// the fault scenarios (npm run test:faults), the cluster's (npm run test:cluster, RAPFLOW_NODES=3),
+// and the local Kubernetes' (npm run test:k8s, after `rapflow k8s up`).
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -43,6 +44,18 @@ export default defineConfig({
           globalSetup: ['test/integration/global-setup.ts'],
           testTimeout: 300_000,
           hookTimeout: 600_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'k8s',
+          include: ['test/k8s/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/k8s/global-setup.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 900_000,
+          // One cluster, one namespace per suite; two cores.
           fileParallelism: false,
         },
       },

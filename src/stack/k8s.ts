@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { RapflowError } from '../errors.js';
 import { stackPaths, type StackPaths } from './paths.js';
-import type { ServiceDef, StackEndpoints } from './services.js';
+import { KAFKA_TLS_PORT, type ServiceDef, type StackEndpoints } from './services.js';
 import { portAnswers, Supervisor, type Progress } from './supervisor.js';
 import { startInWaves, statusOf, type ServiceReport } from './waves.js';
 
@@ -26,22 +26,25 @@ export interface K8sPlace {
 }
 
 /** Runs scripts/stack/k8s.sh with these arguments; resolves with what it printed. */
-function k8sScript(place: K8sPlace, args: string[], timeoutMs: number): Promise<{ stdout: string; stderr: string }> {
-  return run('bash', [join(place.paths.scripts, 'k8s.sh'), ...args], {
-    env: { ...place.env, RAPFLOW_HOME: place.paths.home, RAPFLOW_STATE: place.paths.state },
-    timeout: timeoutMs,
-    maxBuffer: 64 * 1024 * 1024,
+function k8sScript(place: K8sPlace, args: string[], timeoutMs: number, input?: string): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      'bash',
+      [join(place.paths.scripts, 'k8s.sh'), ...args],
+      { env: { ...place.env, RAPFLOW_HOME: place.paths.home, RAPFLOW_STATE: place.paths.state }, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => (err ? reject(new Error(stderr.trim() || err.message, { cause: err })) : resolve({ stdout, stderr })),
+    );
+    child.stdin!.end(input ?? '');
   });
 }
 
 /** kubectl with the cluster's admin credentials, through k8s.sh (which knows the pinned binary). */
-export async function kubectl(place: K8sPlace, args: string[], timeoutMs = 60_000): Promise<string> {
+export async function kubectl(place: K8sPlace, args: string[], timeoutMs = 60_000, input?: string): Promise<string> {
   try {
-    const { stdout } = await k8sScript(place, ['kubectl', ...args], timeoutMs);
+    const { stdout } = await k8sScript(place, ['kubectl', ...args], timeoutMs, input);
     return stdout;
   } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(`kubectl ${args.join(' ')}: ${(e.stderr ?? '').trim() || e.message}`, { cause: err });
+    throw new Error(`kubectl ${args.join(' ')}: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -60,7 +63,7 @@ function component(name: string, def: Omit<ServiceDef, 'name' | 'script' | 'env'
 }
 
 /** The cluster's processes, in the order they can start. */
-export function k8sServices(paths: K8sPlace): ServiceDef[] {
+export function k8sServices(paths: K8sPlace, endpoints: StackEndpoints): ServiceDef[] {
   return [
     component('etcd', {
       ports: () => [2379, 2380, 2381],
@@ -96,6 +99,21 @@ export function k8sServices(paths: K8sPlace): ServiceDef[] {
       startTimeoutMs: 10_000,
       after: ['k8s-apiserver'],
     }),
+    {
+      ...component('stack-bridge', {
+        // The local stack's Kafka (its TLS listener), Cassandra and Stargate, for pods, at the ports
+        // the operators' Services use (src/stack/k8s-present.ts names those Services).
+        ports: () => Object.values(PRESENTED_PORTS),
+        host: () => NODE_IP,
+        url: () => `tcp://${NODE_IP}`,
+        probe: async () => {
+          if (!(await portAnswers(PRESENTED_PORTS.kafka, NODE_IP))) throw new Error(`nothing answers on ${NODE_IP}:${PRESENTED_PORTS.kafka}`);
+          return `forwards ${stackForwards(endpoints).replace(/ /g, ', ')}`;
+        },
+        startTimeoutMs: 10_000,
+      }),
+      env: () => ({ K8S_COMPONENT: 'stack-bridge', K8S_FORWARDS: stackForwards(endpoints) }),
+    },
     component('controller-manager', {
       ports: () => [10257],
       url: () => 'https://127.0.0.1:10257',
@@ -146,8 +164,21 @@ export function k8sServices(paths: K8sPlace): ServiceDef[] {
   ];
 }
 
-/** The address book the supervisor wants; the cluster's components use none of it. */
-const NO_ENDPOINTS = {} as StackEndpoints;
+
+/** Strimzi's `tls` listener port, and the ports K8ssandra's services expose. */
+export const PRESENTED_PORTS = { kafka: 9093, cql: 9042, stargateAuth: 8081, stargateRest: 8082 } as const;
+
+/** The bridge's forwards ("port=host:port") to the local stack, for k8s.sh's stack-bridge. */
+export function stackForwards(ep: StackEndpoints): string {
+  const stargate = new URL(ep.stargateUrl).hostname;
+  const [cqlHost, cqlPort] = ep.cqlContactPoint.split(':');
+  return [
+    `${PRESENTED_PORTS.kafka}=127.0.0.1:${KAFKA_TLS_PORT}`,
+    `${PRESENTED_PORTS.cql}=${cqlHost}:${cqlPort ?? 9042}`,
+    `${PRESENTED_PORTS.stargateAuth}=${stargate}:${new URL(ep.stargateAuthUrl).port || 8081}`,
+    `${PRESENTED_PORTS.stargateRest}=${stargate}:${new URL(ep.stargateUrl).port || 8082}`,
+  ].join(' ');
+}
 
 export class LocalKubernetes {
   readonly paths: StackPaths;
@@ -156,13 +187,14 @@ export class LocalKubernetes {
   private readonly supervisor: Supervisor;
 
   constructor(
+    private readonly endpoints: StackEndpoints,
     private readonly progress: Progress,
     options: { home?: string; state?: string; env?: Record<string, string | undefined> } = {},
   ) {
     this.paths = stackPaths(options.home, options.state);
-    this.supervisor = new Supervisor(this.paths, NO_ENDPOINTS, progress, options.env ?? {});
+    this.supervisor = new Supervisor(this.paths, endpoints, progress, options.env ?? {});
     this.place = { paths: this.paths, env: options.env ?? {} };
-    this.services = k8sServices(this.place);
+    this.services = k8sServices(this.place, endpoints);
   }
 
   private async script(args: string[], timeoutMs = 60_000): Promise<string> {
@@ -171,8 +203,7 @@ export class LocalKubernetes {
       for (const line of stderr.split('\n').filter(Boolean)) this.progress(`  ${line}`);
       return stdout;
     } catch (err) {
-      const e = err as { stderr?: string; message: string };
-      throw new RapflowError('STACK_START_FAILED', `k8s.sh ${args[0]}: ${(e.stderr ?? '').trim() || e.message}`, { cause: err });
+      throw new RapflowError('STACK_START_FAILED', `k8s.sh ${args[0]}: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -185,7 +216,7 @@ export class LocalKubernetes {
     await this.supervisor.install(this.services[0]!);
     await this.script(['host-up']);
     const t0 = Date.now();
-    const reports = await startInWaves(this.supervisor, NO_ENDPOINTS, this.progress, this.services);
+    const reports = await startInWaves(this.supervisor, this.endpoints, this.progress, this.services);
     await this.script(['images']);
     const p0 = Date.now();
     await this.readinessPod();
@@ -217,8 +248,18 @@ export class LocalKubernetes {
     }
   }
 
+  /**
+   * Presents what the Strimzi and K8ssandra operators would create in `namespace` (the local stack
+   * behind their Services, Secrets and users); see src/stack/k8s-present.ts.
+   */
+  async present(namespace: string): Promise<string[]> {
+    const { presentOperators } = await import('./k8s-present.js');
+    const stargate = await portAnswers(Number(new URL(this.endpoints.stargateUrl).port || 8082), new URL(this.endpoints.stargateUrl).hostname);
+    return presentOperators(this.place, this.progress, { namespace, endpoints: this.endpoints, root: join(this.paths.scripts, '..', '..'), stargate });
+  }
+
   async status(): Promise<ServiceReport[]> {
-    return Promise.all(this.services.map((svc) => statusOf(this.supervisor, NO_ENDPOINTS, svc)));
+    return Promise.all(this.services.map((svc) => statusOf(this.supervisor, this.endpoints, svc)));
   }
 
   /**

@@ -52,6 +52,12 @@ export interface ServiceDef {
 /** The exit code of an optional service's install step when it is not installed. */
 export const NOT_INSTALLED = 3;
 
+/**
+ * The single node's second listener, as Strimzi's `tls` one (TLS, SCRAM-SHA-512): the local
+ * Kubernetes' pods reach it as rapflow-kafka-bootstrap:9093 (src/stack/k8s.ts forwards the port).
+ */
+export const KAFKA_TLS_PORT = 9094;
+
 /** Apicurio's Quarkus management port (health), moved off 9000 where MinIO listens. */
 const REGISTRY_MANAGEMENT_PORT = 9095;
 
@@ -62,11 +68,15 @@ export const SERVICES: ServiceDef[] = [
   {
     name: 'kafka',
     script: 'kafka.sh',
-    ports: (ep) => [portOf(ep.kafkaBroker, 9092), portOf(ep.kafkaBroker, 9092) + 1],
+    ports: (ep) => [portOf(ep.kafkaBroker, 9092), portOf(ep.kafkaBroker, 9092) + 1, KAFKA_TLS_PORT],
     url: (ep) => `kafka://${ep.kafkaBroker}`,
     probe: probeKafka,
     startTimeoutMs: 120_000,
-    env: (ep) => ({ KAFKA_PORT: String(portOf(ep.kafkaBroker, 9092)), KAFKA_CONTROLLER_PORT: String(portOf(ep.kafkaBroker, 9092) + 1) }),
+    env: (ep) => ({
+      KAFKA_PORT: String(portOf(ep.kafkaBroker, 9092)),
+      KAFKA_CONTROLLER_PORT: String(portOf(ep.kafkaBroker, 9092) + 1),
+      KAFKA_TLS_PORT: String(KAFKA_TLS_PORT),
+    }),
   },
   {
     name: 'registry',

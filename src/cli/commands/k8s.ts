@@ -1,13 +1,14 @@
 // `rapflow k8s up | status | down | logs`: the local single-node Kubernetes, on the stack's supervisor.
 import { spawn } from 'node:child_process';
 import { Option, type Command } from 'commander';
+import { endpointsFrom } from '../../stack/index.js';
 import { LocalKubernetes } from '../../stack/k8s.js';
 import type { CliContext } from '../context.js';
 import { formatReports } from '../format.js';
 import { wholeNumber } from '../options.js';
 
 function cluster(ctx: CliContext): LocalKubernetes {
-  return new LocalKubernetes(ctx.err, { home: ctx.config.stack.home, state: ctx.config.stack.state, env: ctx.env });
+  return new LocalKubernetes(endpointsFrom(ctx.config), ctx.err, { home: ctx.config.stack.home, state: ctx.config.stack.state, env: ctx.env });
 }
 
 export function registerK8s(program: Command, ctx: CliContext): void {
@@ -22,6 +23,14 @@ export function registerK8s(program: Command, ctx: CliContext): void {
       const { reports, podSeconds, readySeconds } = await cluster(ctx).up();
       ctx.out(formatReports(reports));
       ctx.out(`k8s up: a pod ran ${readySeconds.toFixed(1)} s after the first component started (the pod itself: ${podSeconds.toFixed(1)} s); ${((Date.now() - t0) / 1000).toFixed(1)} s in all`);
+    });
+  k8s
+    .command('present')
+    .description("present what the Strimzi and K8ssandra operators would create (they cannot run here): the local stack's Kafka (TLS, SCRAM users with ACLs), Cassandra and Stargate behind their Service and Secret names")
+    .option('-n, --namespace <ns>', 'the namespace the chart is installed in', 'rapflow')
+    .action(async (opts: { namespace: string }) => {
+      const names = await cluster(ctx).present(opts.namespace);
+      ctx.out(`presented in namespace ${opts.namespace}: ${names.join(', ')}`);
     });
   k8s
     .command('status')
