@@ -568,6 +568,15 @@ run_component() {
       socat "TCP-LISTEN:6443,bind=$NODE_IP,reuseaddr,fork" TCP:127.0.0.1:6443 &
       wait
       ;;
+    stack-bridge)
+      # The local stack's services, for pods, at the bridge address: K8S_FORWARDS lists
+      # "port=host:port" pairs (src/stack/k8s.ts). Not exec'd, as apiserver-bridge.
+      local pair
+      for pair in ${K8S_FORWARDS:?K8S_FORWARDS lists the ports to forward}; do
+        socat "TCP-LISTEN:${pair%%=*},bind=$NODE_IP,reuseaddr,fork" "TCP:${pair#*=}" &
+      done
+      wait
+      ;;
     controller-manager)
       exec "$BIN/kube-controller-manager" --kubeconfig="$CONF/controller-manager.kubeconfig" \
         --authentication-kubeconfig="$CONF/controller-manager.kubeconfig" --authorization-kubeconfig="$CONF/controller-manager.kubeconfig" \
