@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 // kafkajs is CommonJS: its enums are properties of the default export, not named exports.
-import kafkajs, { Kafka, logLevel, type AclEntry } from 'kafkajs';
+import kafkajs, { Kafka, logLevel, type AclEntry, type ITopicConfig } from 'kafkajs';
 import { parseAllDocuments } from 'yaml';
 import { RapflowError } from '../errors.js';
 import { kubectl, NODE_IP, PRESENTED_PORTS, type K8sPlace } from './k8s.js';
@@ -27,7 +27,7 @@ interface StrimziAcl {
 interface Manifest {
   kind: string;
   metadata: { name: string; labels?: Record<string, string> };
-  spec?: { authorization?: { acls?: StrimziAcl[] }; cassandra?: { datacenters?: { metadata: { name: string } }[] } };
+  spec?: { topicName?: string; partitions?: number; replicas?: number; config?: Record<string, string | number>; authorization?: { acls?: StrimziAcl[] }; cassandra?: { datacenters?: { metadata: { name: string } }[] } };
 }
 
 const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePatternTypes } = kafkajs;
@@ -70,6 +70,19 @@ export function aclEntries(user: string, acls: StrimziAcl[]): AclEntry[] {
       };
     }),
   );
+}
+
+/**
+ * A KafkaTopic as the topic operator would create it, on `brokers` brokers: replicas and
+ * min.insync.replicas capped at what they can hold (three copies on one local broker cannot be).
+ */
+export function topicOf(m: Manifest, brokers: number): ITopicConfig {
+  const replicationFactor = Math.min(m.spec?.replicas ?? 1, brokers);
+  const config = Object.entries(m.spec?.config ?? {}).map(([name, value]) => ({
+    name,
+    value: name === 'min.insync.replicas' ? String(Math.min(Number(value), replicationFactor)) : String(value),
+  }));
+  return { topic: m.spec?.topicName ?? m.metadata.name, numPartitions: m.spec?.partitions ?? 1, replicationFactor, configEntries: config };
 }
 
 function manifests(root: string, file: string): Manifest[] {
@@ -147,14 +160,18 @@ export async function presentOperators(place: K8sPlace, progress: Progress, opts
       throw new RapflowError('STACK_START_FAILED', `could not create Kafka user ${u.metadata.name}`, { cause: err });
     });
   }
+  // The topic operator's work: the KafkaTopics, with no more copies than the local brokers hold.
+  const topics = manifests(opts.root, 'strimzi/topics.yaml').filter((m) => m.kind === 'KafkaTopic').map((m) => topicOf(m, opts.endpoints.kafkaBrokers.length));
   const admin = new Kafka({ clientId: 'rapflow-k8s-present', brokers: opts.endpoints.kafkaBrokers, logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   try {
+    await admin.createTopics({ topics, waitForLeaders: true });
     const acls = users.flatMap((u) => aclEntries(u.metadata.name, u.spec?.authorization?.acls ?? []));
     if (acls.length > 0) await admin.createAcls({ acl: acls });
   } finally {
     await admin.disconnect();
   }
+  progress(`k8s: Kafka topics ${topics.map((t) => t.topic).join(', ')}`);
   progress(`k8s: Kafka users ${users.map((u) => u.metadata.name).join(', ')} (SCRAM-SHA-512, with their ACLs)`);
 
   const objects: unknown[] = [
