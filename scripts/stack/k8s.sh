@@ -227,16 +227,7 @@ oci_image() {
   done
   umoci repack --image "$layout:img" "$bundle"
   umoci config --image "$layout:img" --os linux --architecture amd64 "${flags[@]}"
-  # containerd names an imported image after this annotation.
-  python3 - "$layout/index.json" "$name" <<'PY'
-import json, sys
-path, name = sys.argv[1], sys.argv[2]
-index = json.load(open(path))
-for m in index["manifests"]:
-    m.setdefault("annotations", {})["io.containerd.image.name"] = name
-    m["annotations"]["org.opencontainers.image.ref.name"] = name.rsplit(":", 1)[1]
-json.dump(index, open(path, "w"))
-PY
+  python3 "$(dirname "${BASH_SOURCE[0]}")/oci-name.py" "$layout/index.json" "$name"
   tar -C "$layout" -cf "$archive.tmp" .
   mv "$archive.tmp" "$archive"
 }

@@ -2,12 +2,11 @@
 // operators' real CRDs (scripts/k8s/crds.sh: Strimzi's generator, K8ssandra's, cass-operator's and
 // Argo's own files): a server-side dry run first, then applied for real. Schema errors, unknown
 // fields (strict validation), CEL rules, and any warning the server returns are failures.
-import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { helmTemplate, loadYaml, ROOT, staticFiles } from '../manifests/tools.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { kubectl, kubectlOk, warnings } from './cluster.js';
+import { applyCrds, kubectl, kubectlOk, warnings } from './cluster.js';
 
 const NS = 'rapflow-api-check';
 
@@ -17,13 +16,6 @@ const CHART_SETS: Record<string, string[]> = {
   'sink=cql': ['--namespace', NS, '--set', 'devMinio.enabled=true', '--set', 'cassandra.sink=cql', '--set', 'cassandra.readApi=cql'],
 };
 
-function crdFiles(): string[] {
-  const r = spawnSync('bash', [join(ROOT, 'scripts/k8s/crds.sh'), 'install'], { encoding: 'utf8', timeout: 600_000 });
-  if (r.status !== 0) throw new Error(`scripts/k8s/crds.sh install failed:\n${r.stderr}`);
-  const list = spawnSync('bash', [join(ROOT, 'scripts/k8s/crds.sh'), 'list'], { encoding: 'utf8' });
-  return list.stdout.split('\n').filter(Boolean);
-}
-
 /** Applies YAML text in the test namespace; `dryRun` asks the server to check without storing. */
 function apply(text: string, dryRun: boolean) {
   return kubectl(['apply', '--server-side', '--field-manager=rapflow-check', '--validate=strict', ...(dryRun ? ['--dry-run=server'] : []), '-n', NS, '-f', '-'], text);
@@ -32,10 +24,7 @@ function apply(text: string, dryRun: boolean) {
 let crds: string[] = [];
 
 beforeAll(() => {
-  crds = crdFiles();
-  // Large CRDs (Argo's Workflow, K8ssandraCluster: 2.5 MB each) only fit a server-side apply.
-  kubectlOk(['apply', '--server-side', '--force-conflicts', ...crds.flatMap((f) => ['-f', f])]);
-  kubectlOk(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=120s']);
+  crds = applyCrds();
   kubectl(['delete', 'namespace', NS, '--wait=true', '--timeout=120s']);
   kubectlOk(['create', 'namespace', NS]);
   // Pod Security Admission at its strictest: every pod template of the chart must meet "restricted"

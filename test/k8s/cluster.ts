@@ -32,3 +32,19 @@ export function rapflow(args: string[], env: Record<string, string> = {}, timeou
   if (r.error) throw r.error;
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
+
+let crdsApplied = false;
+
+/** The operators' CRDs (scripts/k8s/crds.sh), applied server-side and established; once per process. */
+export function applyCrds(): string[] {
+  const r = spawnSync('bash', [join(ROOT, 'scripts/k8s/crds.sh'), 'install'], { encoding: 'utf8', timeout: 600_000 });
+  if (r.status !== 0) throw new Error(`scripts/k8s/crds.sh install failed:\n${r.stderr}`);
+  const files = spawnSync('bash', [join(ROOT, 'scripts/k8s/crds.sh'), 'list'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+  if (!crdsApplied) {
+    // Large CRDs (Argo's Workflow, K8ssandraCluster: 2.5 MB each) only fit a server-side apply.
+    kubectlOk(['apply', '--server-side', '--force-conflicts', ...files.flatMap((f) => ['-f', f])]);
+    kubectlOk(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=120s']);
+    crdsApplied = true;
+  }
+  return files;
+}
