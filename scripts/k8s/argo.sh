@@ -545,7 +545,8 @@ install_controller() {
   local ready="" waited
   waited=$(now_ms)
   while ((($(now_ms) - waited) < 60000)); do
-    if kc -n "$ns" logs "$pod" 2>/dev/null | grep -q 'Starting CronWorkflow controller'; then
+    # Read whole, then searched: `grep -q` closing the pipe early fails kubectl (pipefail).
+    if grep -q 'Starting CronWorkflow controller' <<<"$(kc -n "$ns" logs "$pod" 2>/dev/null)"; then
       ready=$(since "$started")
       break
     fi

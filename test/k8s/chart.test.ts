@@ -4,26 +4,9 @@
 // the NetworkPolicies accepted. What the operators would create is presented first (rapflow k8s
 // present): Kafka's TLS+SCRAM listener, its users and topics, Cassandra's Service and Secret.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHART, run, tool } from '../manifests/tools.js';
-import { applyCrds, kubectl, kubectlOk, rapflow } from './cluster.js';
-
-export const NS = 'rapflow';
-const stargate = rapflow(['stack', 'status', 'stargate', '--json']).stdout.includes('"state": "up"');
-const SINK = stargate ? 'stargate' : 'cql';
-
-/**
- * The values this cluster needs on top of the chart's defaults (docs/kubernetes.md lists them): the
- * dev MinIO; the local Cassandra is one node (replication 1) whose datacenter is Cassandra's
- * default, not K8ssandra's dc1 (a node cannot change datacenter once it has data); the sink the
- * local stack serves (Stargate only with a coordinator).
- */
-export const LOCAL_VALUES = [
-  '--set', 'devMinio.enabled=true',
-  '--set', 'cassandra.replicationFactor=1',
-  '--set', 'cassandra.datacenter=datacenter1',
-  '--set', `cassandra.sink=${SINK}`,
-  '--set', `cassandra.readApi=${SINK}`,
-];
+import { run, tool } from '../manifests/tools.js';
+import { kubectlOk, rapflow } from './cluster.js';
+import { adminKubeconfig, installChart, NS, SINK } from './install.js';
 
 interface PodTimes {
   name: string;
@@ -49,34 +32,14 @@ function pods(): PodTimes[] {
   });
 }
 
-let installSeconds = 0;
-let installOutput = '';
-
 beforeAll(() => {
-  applyCrds();
-  const present = rapflow(['k8s', 'present', '--namespace', NS]);
-  if (present.code !== 0) throw new Error(`rapflow k8s present failed:\n${present.stderr}`);
-  const t0 = Date.now();
-  const r = run(tool('helm'), ['upgrade', '--install', 'rapflow', CHART, '--namespace', NS, '--kubeconfig', adminKubeconfig(), '--wait', '--wait-for-jobs', '--timeout', '5m', ...LOCAL_VALUES]);
-  installSeconds = (Date.now() - t0) / 1000;
-  installOutput = r.stdout + r.stderr;
-  if (r.code !== 0) {
-    const state = kubectl(['get', 'pods,jobs,events', '-n', NS]).stdout;
-    throw new Error(`helm install failed after ${installSeconds.toFixed(0)} s:\n${installOutput}\n${state}`);
-  }
-  process.stderr.write(`[k8s] helm install --wait --wait-for-jobs: ${installSeconds.toFixed(1)} s (sink ${SINK})\n`);
+  installChart();
 }, 900_000);
 
 afterAll(() => {
   // Left installed on purpose: the pipeline suites run against it; `helm uninstall rapflow -n rapflow` removes it.
   for (const p of pods()) process.stderr.write(`[k8s] ${p.name}: ${p.phase}${p.readySeconds === undefined ? '' : `, ready ${p.readySeconds.toFixed(1)} s after creation`}\n`);
 });
-
-/** helm talks to the cluster with the admin kubeconfig k8s.sh writes. */
-function adminKubeconfig(): string {
-  const paths = run('bash', ['scripts/stack/k8s.sh', 'paths']).stdout;
-  return `${/^conf=(.*)$/m.exec(paths)![1]}/admin.kubeconfig`;
-}
 
 describe(`the chart installed with helm (sink ${SINK})`, () => {
   it('has the consumer Deployment available, its readiness and liveness probes passing', () => {
@@ -99,7 +62,7 @@ describe(`the chart installed with helm (sink ${SINK})`, () => {
     expect(dbInit?.last_run?.phase).toBe('Succeeded');
     const took = (new Date(dbInit!.last_run!.completed_at!).getTime() - new Date(dbInit!.last_run!.started_at!).getTime()) / 1000;
     process.stderr.write(`[k8s] db-init hook: ${took.toFixed(1)} s\n`);
-    const tables = rapflow(['query', 'artists'], { READ_API: 'cql' });
+    const tables = rapflow(['query', 'artists'], { READ_API: 'cql', CASSANDRA_KEYSPACE: 'rapflow_k8s' });
     expect(tables.code, tables.stderr).toBe(0);
   });
 

@@ -1,6 +1,6 @@
 // Producers over @platformatic/kafka: one transaction per file (split), and a plain idempotent
 // one (dead letters). Keys and header values go as strings, values as the encoded bytes.
-import { compatibilityPartitioner, Producer, stringSerializer, type MessageToProduce } from '@platformatic/kafka';
+import { compatibilityPartitioner, kListApis, Producer, stringSerializer, type MessageToProduce } from '@platformatic/kafka';
 import { DEFAULT_PRODUCER_TUNING, Partitions, TransactionalFileProducer, type ProducerTuning } from '../sends.js';
 import type { FileProducer, KafkaSettings, RecordSender } from '../types.js';
 import { partitionCounts } from './admin.js';
@@ -13,6 +13,30 @@ const serializers = { key: stringSerializer, headerKey: stringSerializer, header
 // partitions than the Java client and kafkajs (murmur2 & 0x7fffffff); rapflow sets every record's
 // partition itself (partitionFor), and this one, the Java-compatible, covers any it does not.
 const partitioner = compatibilityPartitioner;
+
+/** The newest AddPartitionsToTxn a client may send: v4 and later are the brokers' own (KIP-890). */
+export const CLIENT_ADD_PARTITIONS_TO_TXN_MAX = 3;
+
+type ApiRange = { name: string; minVersion: number; maxVersion: number };
+type ListApis = (callback: (error: Error | null, apis?: ApiRange[]) => void) => void;
+
+/**
+ * The broker's API versions as this client should use them: AddPartitionsToTxn capped at v3.
+ * This client (2.12.1) takes the highest version the broker lists, and Kafka 3.6+ lists v4-v5, the
+ * batched form brokers send each other, which needs ClusterAction on the cluster: with ACLs on
+ * (Strimzi's `authorization: simple`), every transactional send of a normal user failed with
+ * CLUSTER_AUTHORIZATION_FAILED (found on the local Kubernetes; the Java client sends v3 or less).
+ */
+export function clientApiVersions(apis: ApiRange[]): ApiRange[] {
+  return apis.map((a) => (a.name === 'AddPartitionsToTxn' ? { ...a, maxVersion: Math.min(a.maxVersion, CLIENT_ADD_PARTITIONS_TO_TXN_MAX) } : a));
+}
+
+/** Makes `producer` negotiate API versions through clientApiVersions (its only hook is this method). */
+function useClientApiVersions(producer: object): void {
+  const target = producer as Record<typeof kListApis, ListApis>;
+  const listApis = target[kListApis].bind(producer);
+  target[kListApis] = (callback) => listApis((error, apis) => callback(error, apis && clientApiVersions(apis)));
+}
 
 export async function transactionalProducer(settings: KafkaSettings, transactionalId: string, topics: string[], tuning: ProducerTuning = DEFAULT_PRODUCER_TUNING): Promise<FileProducer> {
   const partitions = new Partitions(await partitionCounts(settings, topics));
@@ -35,6 +59,7 @@ export async function transactionalProducer(settings: KafkaSettings, transaction
     timeout: 30_000,
     serializers,
   });
+  useClientApiVersions(producer);
   return new TransactionalFileProducer(
     {
       begin: async () => {
