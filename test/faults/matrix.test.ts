@@ -1,4 +1,4 @@
-// The fault matrix (`npm run test:faults`, run by CI): each fault injected into a real run of the
+// The fault matrix (`npm run test:faults`; CI runs its subset, `npm run test:faults:ci`): each fault injected into a real run of the
 // pipeline on a known corpus, recovered as an operator or Kubernetes would, then the tables
 // checked against the corpus record by record. Writes docs/reliability.md.
 import { Kafka, logLevel } from 'kafkajs';
@@ -13,6 +13,13 @@ import { exact, notRunRow, recordRow, times, writeRows, type Row } from './rows.
 
 const rows: Row[] = [];
 const started = new Date();
+/**
+ * CI runs a subset (RAPFLOW_FAULTS_SUBSET=1; `npm run test:faults:ci`) to leave room in its time
+ * budget for the Kubernetes tier: the rows whose recovery path no other row covers. The rest (a
+ * registry restart, MinIO down, a frozen sink, a slow network) run with `npm run test:faults`.
+ */
+const subsetOnly = process.env.RAPFLOW_FAULTS_SUBSET === '1';
+const full = subsetOnly ? it.skip : it;
 const stargateUp = (await stack.status(['stargate']))[0]?.state === 'up';
 
 /** Split until every file is done (Argo's retry of exit 75, same run id), then drain the topics with a consumer. */
@@ -63,7 +70,7 @@ describe('fault matrix', () => {
     exact(await record(sc, 'Kafka broker restart (mid-split)', `split exited 75 (KAFKA_UNAVAILABLE) with the open transaction aborted; after the restart the retried step (same run id) skipped finished files and split the rest`, back));
   });
 
-  it('schema registry restart: a writer schema the consumer has not cached, and a split that needs schema ids', async () => {
+  full('schema registry restart: a writer schema the consumer has not cached, and a split that needs schema ids', async () => {
     const sc = await scenario('registry');
     const [first, second] = sc.halves();
     await sc.supervise(() => sc.split({}, first));
@@ -104,7 +111,7 @@ describe('fault matrix', () => {
     );
   });
 
-  it('MinIO unavailable at split time', async () => {
+  full('MinIO unavailable at split time', async () => {
     const sc = await scenario('minio');
     await stack.down(['minio']);
     const split = sc.split();
@@ -118,7 +125,7 @@ describe('fault matrix', () => {
     exact(await record(sc, 'MinIO unavailable (at split)', 'split exited 75 (OBJECT_STORE_UNAVAILABLE) before producing anything; the retried step split every file once MinIO was back', back));
   });
 
-  it('sink unresponsive for 15 s mid-consume (Cassandra frozen)', async () => {
+  full('sink unresponsive for 15 s mid-consume (Cassandra frozen)', async () => {
     const sc = await scenario('sink');
     await splitUntilDone(sc);
     const pid = (await stack.status(['cassandra']))[0]!.pid!;
@@ -159,7 +166,7 @@ describe('fault matrix', () => {
     exact(await record(sc, 'Split SIGKILL (mid-split)', "the open transaction was never committed (read_committed consumers never saw it); the rerun with the same run id fenced the dead producer, kept the finished files and split the rest. A file whose transaction committed just before the kill, but whose ledger row was not yet written, is produced again (counted in Kafka) and rewritten identically", back), 'possible');
   });
 
-  it('network delay of 20 ms each way to the sink', async () => {
+  full('network delay of 20 ms each way to the sink', async () => {
     const sc = await scenario('delay');
     await splitUntilDone(sc);
     const [host, port] = config.cassandra.contactPoint.split(':');
@@ -253,5 +260,6 @@ function notRun(fault: string) {
 }
 
 function writeReliability(all: Row[], at: Date): void {
-  writeRows(`faults/${config.kafka.client}`, `Kafka client: ${config.kafka.client}`, all, at);
+  const section = subsetOnly ? `faults/subset-${config.kafka.client}` : `faults/${config.kafka.client}`;
+  writeRows(section, `Kafka client: ${config.kafka.client}${subsetOnly ? ', CI subset' : ''}`, all, at);
 }

@@ -61,11 +61,11 @@ export function writeRows(section: string, title: string, rows: Row[], at: Date)
   const legend = [
     '# Reliability: the fault matrix',
     '',
-    '<!-- The sections below are written by test/faults/matrix.test.ts (`npm run test:faults`) and test/cluster/matrix.test.ts (`npm run test:cluster`), one Kafka client a run (KAFKA_CLIENT); do not edit by hand. -->',
+    '<!-- The sections below are written by test/faults/matrix.test.ts (`npm run test:faults`, `npm run test:faults:ci`), test/cluster/matrix.test.ts (`npm run test:cluster`), one Kafka client a run (KAFKA_CLIENT); do not edit by hand. -->',
     '',
     `The corpus: ${CORPUS.songs} songs of ${CORPUS.linesPerSong} lines in ${Math.ceil(CORPUS.songs / CORPUS.songsPerFile)} files plus the artists file, generated with seed ${CORPUS.seed}, on the local stack (2 cores): the single node, or the three-node cluster (three KRaft brokers with replication 3 and min.insync.replicas 2, three Cassandra nodes with replication 3 at LOCAL_QUORUM).`,
     'Each row runs the pipeline as processes, injects the fault, recovers as an operator, Argo (retry on exit 75) or Kubernetes (restart) would, then compares every table with the corpus record by record.',
-    'Each matrix runs once per Kafka client (`KAFKA_CLIENT=kafkajs` or `platformatic`; CI runs the default one: the whole single-node matrix and two rows of the cluster matrix, its CI subset): each run has its section below.',
+    'Each matrix runs once per Kafka client (`KAFKA_CLIENT=kafkajs` or `platformatic`; CI runs the default one: six rows of the single-node matrix (its CI subset, `npm run test:faults:ci`; the registry, MinIO, frozen-sink and slow-network rows run with `npm run test:faults`) and two rows of the cluster matrix, its CI subset): each run has its section below.',
     '',
     '- **lost**: corpus records with no row, or a row whose content differs; through Stargate also a song or artist with no document.',
     '- **duplicated rows**: rows that are not in the corpus (the same record stored under a second key). Documents are keyed by the record id, so the Document API holds at most one per record; a missing one counts as lost.',
