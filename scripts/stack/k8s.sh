@@ -492,11 +492,33 @@ host_up() {
     ip link set "$BRIDGE" up
     changed "bridge $BRIDGE"
   fi
+  # The kubelet adds chains of its own (KUBE-FIREWALL, KUBE-KUBELET-CANARY, KUBE-IPTABLES-HINT, in
+  # both iptables and ip6tables) and kube-proxy's --cleanup leaves them: ours to remove on down when
+  # the host had none before.
+  iptables -S KUBE-FIREWALL >/dev/null 2>&1 || changed "kubelet-chains"
   # Pods talk to each other and to this machine, never beyond it.
   local rule=(FORWARD -s "$POD_CIDR" ! -o "$BRIDGE" -j DROP -m comment --comment rapflow-pods-stay-local)
   iptables -C "${rule[@]}" 2>/dev/null || iptables -I "${rule[0]}" 1 "${rule[@]:1}"
   changed "iptables ${rule[*]}"
   log "host prepared: $(paste -sd ';' "$HOST_CHANGES")"
+}
+
+# The kubelet's own iptables chains: the rules that jump to them from the built-in chains, then
+# the chains themselves, in every table and both IP versions.
+remove_kubelet_chains() {
+  local cmd table rule chain
+  for cmd in iptables ip6tables; do
+    command -v "$cmd" >/dev/null || continue
+    for table in filter nat mangle; do
+      while read -r rule; do
+        # shellcheck disable=SC2086 # a rule as iptables -S prints it, word for word
+        "$cmd" -t "$table" -D ${rule#-A } 2>/dev/null || true
+      done < <("$cmd" -t "$table" -S 2>/dev/null | grep -E -- '^-A [A-Z]+ .*-j KUBE-(FIREWALL|KUBELET-CANARY|IPTABLES-HINT)$' || true)
+      for chain in KUBE-FIREWALL KUBE-KUBELET-CANARY KUBE-IPTABLES-HINT; do
+        "$cmd" -t "$table" -F "$chain" 2>/dev/null && "$cmd" -t "$table" -X "$chain" 2>/dev/null || true
+      done
+    done
+  done
 }
 
 # Pods' leftovers (their network namespaces, mounts, kube-proxy's rules), then what host-up changed.
@@ -517,6 +539,7 @@ host_down() {
       mount) mount "--make-r$a" / ;;
       sysctl) sysctl -qw "$a=$b" ;;
       bridge) ip link delete "$a" 2>/dev/null || true ;;
+      kubelet-chains) remove_kubelet_chains ;;
       iptables) # shellcheck disable=SC2086 # the recorded rule, word for word
         while iptables -D $a $b $c 2>/dev/null; do :; done ;;
     esac
