@@ -59,15 +59,6 @@ readonly DEFAULT_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 # The user upstream's Dockerfile gives the controller and CLI images (USER 8737).
 readonly ARGO_UID=8737
 
-# now_ms: milliseconds since the epoch. since MS: the time elapsed since MS, e.g. "4.2 s".
-now_ms() {
-  local t=${EPOCHREALTIME//[!0-9]/}
-  echo $((t / 1000))
-}
-since() {
-  local ms=$(($(now_ms) - $1))
-  printf '%d.%d s' $((ms / 1000)) $((ms % 1000 / 100))
-}
 
 scratch=()
 cleanup_scratch() { if [[ ${#scratch[@]} -gt 0 ]]; then rm -rf "${scratch[@]}"; fi; }

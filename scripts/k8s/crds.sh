@@ -48,17 +48,6 @@ readonly STRIMZI_CRDS=(
   io.strimzi.api.kafka.model.rebalance.KafkaRebalance=049-Crd-kafkarebalance.yaml
 )
 
-# now_ms: milliseconds since the epoch.
-now_ms() {
-  local t=${EPOCHREALTIME//[!0-9]/}
-  echo $((t / 1000))
-}
-
-# since MS: the time elapsed since MS, as seconds with one decimal.
-since() {
-  local ms=$(($(now_ms) - $1))
-  printf '%d.%d s' $((ms / 1000)) $((ms % 1000 / 100))
-}
 
 # java_major JAVA: the major version of that java, or nothing.
 java_major() {

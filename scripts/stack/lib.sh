@@ -37,6 +37,16 @@ JAVA11_CASSANDRA_OPTS=(
   --add-opens jdk.management/com.sun.management.internal=ALL-UNNAMED
 )
 
+# now_ms: milliseconds since the epoch. since MS: the time elapsed since MS, as "4.2 s".
+now_ms() {
+  local t=${EPOCHREALTIME//[!0-9]/}
+  echo $((t / 1000))
+}
+since() {
+  local ms=$(($(now_ms) - $1))
+  printf '%d.%d s' $((ms / 1000)) $((ms % 1000 / 100))
+}
+
 log() { printf '%s: %s\n' "$SERVICE" "$*" >&2; }
 die() {
   log "error: $*"
