@@ -4,6 +4,7 @@
 # the rapflow cache, then one-layer OCI image archives (umoci) under the names upstream's own
 # install manifests use, which `bash scripts/stack/k8s.sh images` imports into the node.
 #   bash scripts/k8s/argo.sh build                  binaries into <cache>/k8s/argo/bin (each once per version)
+#   bash scripts/k8s/argo.sh build-cli              the argo CLI alone (scripts/k8s/tools.sh); prints its path
 #   bash scripts/k8s/argo.sh images                 build, then the image archives into <cache>/k8s/images
 #   bash scripts/k8s/argo.sh install-controller NS  images, import, then Argo Workflows' namespaced
 #                                                   controller into NS (no CRDs, no argo-server)
@@ -158,9 +159,12 @@ go_build() {
   log "$name built in $(since "$started") ($(($(stat -c %s "$BIN/$name") / 1048576)) MB)"
 }
 
+# build_workflows [NAME...]: the commands of Argo Workflows' module (default: all three).
 build_workflows() {
   local stamp="$WORKFLOWS_MODULE@$WORKFLOWS_VERSION recipe $BUILD_RECIPE" name dir="" t flags p=github.com/argoproj/argo-workflows/v4
-  for name in workflow-controller argoexec argo; do
+  local names=("$@")
+  [[ ${#names[@]} -gt 0 ]] || names=(workflow-controller argoexec argo)
+  for name in "${names[@]}"; do
     is_built "$name" "$stamp" && continue
     if [[ -z "$dir" ]]; then
       dir=$(source_copy argo-workflows "$WORKFLOWS_MODULE" "$WORKFLOWS_VERSION" fix_workflows)
@@ -653,6 +657,7 @@ EOF
 }
 
 case "${1:-}" in
+  build-cli) need_go; mkdir -p "$BIN"; build_workflows argo; echo "$BIN/argo" ;;
   build) build ;;
   images) images ;;
   install-controller) install_controller "${2:-}" ;;
