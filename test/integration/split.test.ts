@@ -195,6 +195,7 @@ describe('split: MinIO to Kafka', () => {
   });
 
   it('keeps the stack healthy for the next suites', async () => {
-    expect((await testStack().status()).every((s) => s.state === 'up')).toBe(true);
+    // Stargate without a coordinator is `not installed`: the stack runs without it.
+    expect((await testStack().status()).filter((s) => s.state !== 'up' && s.state !== 'not installed')).toEqual([]);
   });
 });
