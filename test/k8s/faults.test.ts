@@ -14,7 +14,7 @@ import { recordsOf, validateFile } from '../../src/model/validate.js';
 import { CqlSession } from '../../src/store/cql/session.js';
 import { config } from '../integration/stack.js';
 import { writeRows, type Row } from '../faults/rows.js';
-import { kubectl, kubectlOk, rapflow } from './cluster.js';
+import { kubectlOk, rapflow } from './cluster.js';
 import { argo, installArgo, installChart, NS, portForward } from './install.js';
 
 const KEYSPACE = 'rapflow_k8s';
@@ -28,11 +28,11 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 let minio: { port: number; stop: () => void };
 
 /** A corpus of its own (the seed is in every artist's name, so its ids are new), uploaded under a folder of its own. */
-function corpus(): { dir: string; prefix: string; expected: RecordSet } {
+function corpus(songs = SONGS): { dir: string; prefix: string; expected: RecordSet } {
   const seed = Date.now() % 1_000_000_000;
   const dir = mkdtempSync(join(tmpdir(), 'rapflow-k8s-fault-'));
   const expected = emptyRecordSet();
-  for (const f of generateCorpus({ songs: SONGS, seed, linesPerSong: 20, songsPerFile: 10 })) writeFileSync(join(dir, f.name), f.content);
+  for (const f of generateCorpus({ songs, seed, linesPerSong: 20, songsPerFile: 10 })) writeFileSync(join(dir, f.name), f.content);
   for (const f of readdirSync(dir)) {
     const r = recordsOf(validateFile(f, readFileSync(join(dir, f)), set.types));
     expected.songs.push(...r.songs);
@@ -51,15 +51,21 @@ async function lost(expected: RecordSet): Promise<number> {
   await cql.connect();
   try {
     let n = 0;
-    const rowsOf = async (q: string, ids: string[]) => {
+    // Whole tables, read as the fault matrix reads them (a line's id is no partition key); the
+    // keyspace holds every row's corpus, a few thousand rows.
+    const rowsOf = async (q: string) => {
       const found = new Map<string, string>();
-      for (let i = 0; i < ids.length; i += 100) {
-        for (const r of (await cql.execute(q, [ids.slice(i, i + 100)], { prepare: true })).rows) found.set(String(r.get('id')), String(r.get('v')));
-      }
+      // Page by page: one execute() returns only its first page.
+      let pageState: string | undefined;
+      do {
+        const page = await cql.execute(q, [], { fetchSize: 5_000, ...(pageState ? { pageState } : {}) });
+        for (const r of page.rows) found.set(String(r.get('id')), String(r.get('v')));
+        pageState = page.pageState ?? undefined;
+      } while (pageState);
       return found;
     };
-    const lines = await rowsOf(`SELECT id, text AS v FROM ${KEYSPACE}.lyric_lines WHERE id IN ?`, expected.lines.map((l) => l.id));
-    const songs = await rowsOf(`SELECT id, title AS v FROM ${KEYSPACE}.songs WHERE id IN ?`, expected.songs.map((s) => s.id));
+    const lines = await rowsOf(`SELECT id, text AS v FROM ${KEYSPACE}.lyric_lines`);
+    const songs = await rowsOf(`SELECT id, title AS v FROM ${KEYSPACE}.songs`);
     for (const l of expected.lines) if (lines.get(l.id) !== l.text) n++;
     for (const s of expected.songs) if (songs.get(s.id) !== s.title) n++;
     return n;
@@ -99,16 +105,33 @@ async function finished(wf: string, deadlineMs = 600_000): Promise<string> {
   }
 }
 
-/** The first pod of `wf` running `template`, once it runs. */
-async function runningPod(wf: string, template: string, deadlineMs = 120_000): Promise<string> {
+interface PodState {
+  metadata: { name: string; annotations?: Record<string, string> };
+  status: { containerStatuses?: { name: string; state: { running?: { startedAt: string } } }[] };
+}
+
+/** The first pod of `wf` running `template` whose main container has run for `forMs`. */
+async function runningPod(wf: string, template: string, forMs = 0, deadlineMs = 120_000): Promise<string> {
   const t0 = Date.now();
   for (;;) {
-    const out = kubectl(['get', 'pods', '-n', NS, '-l', `workflows.argoproj.io/workflow=${wf}`, '--field-selector', 'status.phase=Running', '-o', 'jsonpath={range .items[*]}{.metadata.name} {.metadata.annotations.workflows\\.argoproj\\.io/node-name}{"\\n"}{end}']).stdout;
-    const hit = out.split('\n').find((l) => l.includes(`.${template}(`) || l.includes(`${template}(`));
-    if (hit) return hit.split(' ')[0]!;
-    if (Date.now() - t0 > deadlineMs) throw new Error(`no running ${template} pod of ${wf}`);
-    await sleep(250);
+    const pods = (JSON.parse(kubectlOk(['get', 'pods', '-n', NS, '-l', `workflows.argoproj.io/workflow=${wf}`, '-o', 'json'])) as { items: PodState[] }).items;
+    const hit = pods.find((p) => {
+      const node = p.metadata.annotations?.['workflows.argoproj.io/node-name'] ?? '';
+      const main = p.status.containerStatuses?.find((c) => c.name === 'main')?.state.running;
+      return node.includes(`.${template}(`) && main !== undefined && Date.now() - new Date(main.startedAt).getTime() >= forMs;
+    });
+    if (hit) return hit.metadata.name;
+    if (Date.now() - t0 > deadlineMs) throw new Error(`no ${template} pod of ${wf} ran ${forMs} ms`);
+    await sleep(100);
   }
+}
+
+/** The pods a workflow ran for `template`, by phase ("Succeeded", "Failed", "Error"). */
+function attempts(wf: string, template: string): string[] {
+  const nodes = (JSON.parse(kubectlOk(['get', 'workflow', wf, '-n', NS, '-o', 'json'])) as { status: { nodes: Record<string, { type: string; templateName?: string; phase: string }> } }).status.nodes;
+  return Object.values(nodes)
+    .filter((n) => n.type === 'Pod' && n.templateName === template)
+    .map((n) => n.phase);
 }
 
 /** Records of the corpus now in the table: to inject a fault while the consumer is writing them. */
@@ -151,23 +174,34 @@ describe('faults on the local Kubernetes', () => {
     const recovery = untilComplete(expected);
     const phase = await finished(wf);
     const recoverS = await recovery;
-    const r = row('Consumer pod deleted (mid-consume)', `the Deployment replaced the pod; the group rebalanced to the other replica and the new pod, which rewrote the uncommitted batches; the workflow ${phase}`, await lost(expected), recoverS);
+    const r = row('Consumer pod deleted (mid-consume)', `one of the two consumer pods deleted once the corpus's first rows were in; the Deployment made a new one; the workflow ${phase}`, await lost(expected), recoverS);
     expect(phase).toBe('Succeeded');
     expect(r.lost).toBe(0);
   });
 
   full('a split pod deleted mid-file', async () => {
-    const { expected } = corpus();
+    // A corpus big enough that a shard is still producing 1.5 s after its container started.
+    const { expected } = corpus(900);
     const wf = submit();
-    const pod = await runningPod(wf, 'split');
+    const pod = await runningPod(wf, 'split', 1_500);
+    const deletedAt = Date.now();
     kubectlOk(['delete', 'pod', pod, '-n', NS, '--grace-period=0', '--force']);
     const phase = await finished(wf);
-    // A pod deleted under Argo is not an exit 75, so no retry: the next run (the CronWorkflow's)
-    // takes the files that run did not finish; its transaction was never committed.
+    const splits = attempts(wf, 'split');
+    // How Argo ended the deleted pod's step, and when, against the deletion.
+    const nodes = (JSON.parse(kubectlOk(['get', 'workflow', wf, '-n', NS, '-o', 'json'])) as { status: { nodes: Record<string, { id: string; phase: string; finishedAt?: string }> } }).status.nodes;
+    const node = Object.values(nodes).find((n) => n.id.endsWith(`-${pod.split('-').pop()}`));
+    const after = node?.finishedAt ? ((new Date(node.finishedAt).getTime() - deletedAt) / 1000).toFixed(1) : '?';
+    // A pod deleted under Argo is not an exit 75, so it is not retried: should a file be left
+    // unsplit, the next run (the CronWorkflow's) takes it; its transaction was never committed.
     let again = '';
     if (phase !== 'Succeeded') again = await finished(submit());
     const recoverS = await untilComplete(expected);
-    const r = row('Split pod deleted (mid-split, --force)', `the workflow ${phase}${again ? `; the next run (as the CronWorkflow's would) ${again}, splitting what the first had not committed` : ''}`, await lost(expected), recoverS);
+    const did =
+      `force-deleted 1.5 s into its shard; Argo recorded that step ${node?.phase ?? 'unknown'} ${after} s after the deletion, ` +
+      `${splits.filter((p) => p !== 'Succeeded').length} of ${splits.length} split pods not succeeded; the workflow ${phase}` +
+      (again ? `; the next run (as the CronWorkflow's would) ${again}, splitting what the first had not committed` : '');
+    const r = row('Split pod deleted (mid-split, --force)', did, await lost(expected), recoverS);
     expect(again || phase).toBe('Succeeded');
     expect(r.lost).toBe(0);
   });
@@ -175,7 +209,7 @@ describe('faults on the local Kubernetes', () => {
   full('the kubelet restarted mid-run', async () => {
     const { expected } = corpus();
     const wf = submit();
-    await runningPod(wf, 'split');
+    await runningPod(wf, 'split', 500);
     const status = JSON.parse(rapflow(['k8s', 'status', '--json']).stdout) as { name: string; pid?: number }[];
     process.kill(status.find((s) => s.name === 'k8s-kubelet')!.pid!, 'SIGTERM');
     await sleep(3_000);
@@ -183,7 +217,8 @@ describe('faults on the local Kubernetes', () => {
     expect(up.code, up.stderr).toBe(0);
     const phase = await finished(wf);
     const recoverS = await untilComplete(expected);
-    const r = row('Kubelet restarted (mid-split)', `the containers ran on without it; the kubelet came back and picked them up; the workflow ${phase}`, await lost(expected), recoverS);
+    const splits = attempts(wf, 'split');
+    const r = row('Kubelet restarted (mid-split)', `the kubelet stopped (SIGTERM) 0.5 s into a split and started again by \`rapflow k8s up\`; ${splits.length} split pods ran; the workflow ${phase}`, await lost(expected), recoverS);
     expect(phase).toBe('Succeeded');
     expect(r.lost).toBe(0);
   });
