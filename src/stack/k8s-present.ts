@@ -157,7 +157,7 @@ export async function presentOperators(place: K8sPlace, progress: Progress, opts
       const child = execFile('bash', [kafkaScript, 'scram-user', u.metadata.name], { env: scriptEnv }, (err, _out, stderr) => (err ? reject(new Error(stderr.trim() || err.message, { cause: err })) : resolve()));
       child.stdin!.end(`${passwords.get(u.metadata.name)}\n`);
     }).catch((err: unknown) => {
-      throw new RapflowError('STACK_START_FAILED', `could not create Kafka user ${u.metadata.name}`, { cause: err });
+      throw new RapflowError('STACK_START_FAILED', `could not create Kafka user ${u.metadata.name}: ${(err as Error).message}`, { cause: err });
     });
   }
   // The topic operator's work: the KafkaTopics, with no more copies than the local brokers hold.

@@ -22,7 +22,7 @@ interface WorkflowNode {
 }
 
 interface Workflow {
-  metadata: { name: string; uid: string };
+  metadata: { name: string; uid: string; creationTimestamp: string };
   status: { phase: string; startedAt: string; finishedAt: string; nodes: Record<string, WorkflowNode> };
 }
 
@@ -140,5 +140,28 @@ describe('rap-ingest, run by the Argo Workflows controller in the cluster', () =
     expect(after.verify.files).toBe(0);
     expect(Object.values(before.counts.rows).every((n) => n > 0)).toBe(true);
     expect(after.counts.rows).toEqual(before.counts.rows);
+  });
+
+  it('fires on its schedule (the CronWorkflow shortened to every minute), and that run succeeds', async () => {
+    const cron = JSON.parse(kubectlOk(['get', 'cronworkflow', 'rap-ingest', '-n', NS, '-o', 'json'])) as { spec: { schedules: string[] } };
+    const patched = Math.floor(Date.now() / 1000) * 1000;
+    kubectlOk(['patch', 'cronworkflow', 'rap-ingest', '-n', NS, '--type', 'merge', '-p', JSON.stringify({ spec: { schedules: ['* * * * *'], suspend: false } })]);
+    try {
+      let fired: Workflow | undefined;
+      // The next minute, plus the controller's cron sync period (10 s).
+      for (const deadline = Date.now() + 150_000; !fired && Date.now() < deadline; await new Promise((r) => setTimeout(r, 1_000))) {
+        const runs = (JSON.parse(kubectlOk(['get', 'workflows', '-n', NS, '-l', 'workflows.argoproj.io/cron-workflow=rap-ingest', '-o', 'json'])) as { items: Workflow[] }).items;
+        fired = runs.find((w) => new Date(w.metadata.creationTimestamp).getTime() >= patched);
+      }
+      expect(fired, 'no run of the CronWorkflow within 150 s of its schedule set to every minute').toBeDefined();
+      const firedS = (new Date(fired!.metadata.creationTimestamp).getTime() - patched) / 1000;
+      const waited = argo(['wait', fired!.metadata.name]);
+      expect(waited.code, waited.stderr).toBe(0);
+      const done = JSON.parse(kubectlOk(['get', 'workflow', fired!.metadata.name, '-n', NS, '-o', 'json'])) as Workflow;
+      process.stderr.write(`[k8s] ${done.metadata.name} (CronWorkflow): created ${firedS.toFixed(0)} s after the schedule was set (the next minute came ${(60 - (patched / 1000) % 60).toFixed(0)} s after), ${done.status.phase} in ${seconds(done.status).toFixed(0)} s\n`);
+      expect(done.status.phase).toBe('Succeeded');
+    } finally {
+      kubectlOk(['patch', 'cronworkflow', 'rap-ingest', '-n', NS, '--type', 'merge', '-p', JSON.stringify({ spec: { schedules: cron.spec.schedules, suspend: true } })]);
+    }
   });
 });
