@@ -93,6 +93,8 @@ need_tools() {
   local missing=()
   command -v buildah >/dev/null || missing+=(buildah)
   command -v debootstrap >/dev/null || missing+=(debootstrap)
+  # buildah only recommends an OCI runtime, and the Dockerfile's RUN steps need one.
+  command -v runc >/dev/null || command -v crun >/dev/null || missing+=(runc)
   if [[ ${#missing[@]} -gt 0 ]]; then
     command -v apt-get >/dev/null ||
       die "${missing[*]} needed and apt-get not found: install ${missing[*]} with your package manager (Debian/Ubuntu: apt-get install ${missing[*]})"

@@ -33,8 +33,9 @@ COREDNS_VERSION=v1.15.0
 # The pause image's name must match containerd's sandbox_image exactly.
 PAUSE_IMAGE=registry.k8s.io/pause:3.10
 # From Debian 12 (bookworm): containerd 1.6.20, runc 1.1.5, CNI plugins 1.1.1, etcd 3.4.23
-# (the apiserver accepts it with WatchList off), umoci for images without a registry, socat.
-DEBIAN_PACKAGES=(containerd runc containernetworking-plugins etcd-server umoci socat iptables iproute2 openssl gcc libc6-dev)
+# (the apiserver accepts it with WatchList off), umoci for images without a registry, socat, and
+# conntrack, which kube-proxy uses to clear UDP entries of removed Services.
+DEBIAN_PACKAGES=(containerd runc containernetworking-plugins etcd-server umoci socat iptables conntrack iproute2 openssl gcc libc6-dev)
 
 # --- Addresses: loopback and the cluster's own bridge, nothing else ----------------------------
 BRIDGE=cni0
