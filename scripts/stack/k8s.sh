@@ -28,7 +28,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 K8S_VERSION=v1.36.3
 # The staging modules (k8s.io/api, client-go, ...) are published as v0.<minor>.<patch>.
 K8S_STAGING_VERSION=v0.36.3
-# CoreDNS: the release kubeadm 1.36 deploys.
+# CoreDNS v1.15.0: the release our first trial of Kubernetes 1.36 on these machines ran (no
+# replace directives, so it builds from the Go module proxy as it is).
 COREDNS_VERSION=v1.15.0
 # The pause image's name must match containerd's sandbox_image exactly.
 PAUSE_IMAGE=registry.k8s.io/pause:3.10
