@@ -114,7 +114,7 @@ build_kubernetes() {
   ((built)) && return 0
   command -v go >/dev/null || die "go not found on PATH (Go 1.25+ builds Kubernetes 1.36)"
   local started=$SECONDS wrapper="$K8S_HOME/build/kubernetes-$K8S_VERSION" gomod
-  log "building Kubernetes $K8S_VERSION from the Go module proxy (about 15 min on 2 cores, once)..."
+  log "building Kubernetes $K8S_VERSION from the Go module proxy (about 5 min on 2 cores, once)..."
   mkdir -p "$wrapper" "$BIN"
   gomod=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
   [[ -f "$gomod" ]] || die "go mod download k8s.io/kubernetes@$K8S_VERSION failed"

@@ -212,7 +212,7 @@ export class LocalKubernetes {
    * returns once a pod runs. Ready seconds: from the first start to the pod Running.
    */
   async up(): Promise<{ reports: ServiceReport[]; podSeconds: number; readySeconds: number }> {
-    this.progress('k8s: checking install (the first one builds Kubernetes from the Go module proxy: about 15 min)');
+    this.progress('k8s: checking install (the first one builds Kubernetes and CoreDNS from the Go module proxy: about 6 min on 2 cores)');
     await this.supervisor.install(this.services[0]!);
     await this.script(['host-up']);
     const t0 = Date.now();

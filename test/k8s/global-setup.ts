@@ -7,7 +7,7 @@ export default function setup(): void {
   if (r.code !== 0) {
     throw new Error(
       `THE KUBERNETES SUITES DID NOT RUN: the local Kubernetes is not up.\n${r.stdout}${r.stderr}\n` +
-        'Start it with `npx rapflow k8s up` (root; the first start builds it, about 15 min), then run `npm run test:k8s` again.',
+        'Start it with `npx rapflow k8s up` (root; the first start builds it, about 6 min here), then run `npm run test:k8s` again.',
     );
   }
   process.stderr.write(`[k8s] cluster up:\n${r.stdout}\n`);
