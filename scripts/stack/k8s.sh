@@ -666,6 +666,5 @@ case "${1:-}" in
   kubectl) shift; kubectl_admin "$@" ;;
   paths) printf 'bin=%s\nconf=%s\nstate=%s\nimages=%s\n' "$BIN" "$CONF" "$STATE" "$IMAGES" ;;
   version) echo "kubernetes $K8S_VERSION, coredns $COREDNS_VERSION, $(containerd --version 2>/dev/null | awk '{print "containerd", $3}'), $(etcd --version 2>/dev/null | awk 'NR==1 {print "etcd", $3}')" ;;
-  build-only) install_packages; build_kubernetes; build_coredns ;;
   *) die "usage: k8s.sh install | host-up | host-down | run | images | stop-pods | kubectl ... | paths | version" ;;
 esac

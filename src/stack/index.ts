@@ -12,7 +12,7 @@ import { minioClient } from './probes.js';
 import { clusterServices } from './cluster.js';
 import { SERVICES, type ServiceDef, type StackEndpoints } from './services.js';
 import { Supervisor, type Progress } from './supervisor.js';
-import { rssOf, startInWaves, type ServiceReport } from './waves.js';
+import { startInWaves, statusOf, type ServiceReport } from './waves.js';
 
 export { SERVICES } from './services.js';
 export type { StackEndpoints } from './services.js';
@@ -115,12 +115,7 @@ export class Stack {
           const missing = await this.supervisor.install(svc, true);
           if (missing !== undefined) return { name: svc.name, url, state: 'not installed', detail: missing };
         }
-        if (pid === undefined) return { name: svc.name, url, state: 'down', detail: 'not started by rapflow' };
-        try {
-          return { name: svc.name, url, state: 'up', pid, detail: await svc.probe(this.endpoints), ...rssOf(pid) };
-        } catch (err) {
-          return { name: svc.name, url, pid, state: 'not answering', detail: err instanceof Error ? err.message : String(err) };
-        }
+        return statusOf(this.supervisor, this.endpoints, svc);
       }),
     );
   }

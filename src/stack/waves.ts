@@ -61,14 +61,14 @@ async function startAndWait(supervisor: Supervisor, endpoints: StackEndpoints, p
   return results.map((r) => (r as PromiseFulfilledResult<ServiceReport>).value);
 }
 
-/** Reports of the running services: each probed with a real request, with its memory. */
+/** A service's report: down, or probed with a real request (and its memory when it answers). */
 export function statusOf(supervisor: Supervisor, endpoints: StackEndpoints, svc: ServiceDef): Promise<ServiceReport> {
   const pid = supervisor.runningPid(svc);
   const url = svc.url(endpoints);
   if (pid === undefined) return Promise.resolve({ name: svc.name, url, state: 'down', detail: 'not started by rapflow' });
   return svc.probe(endpoints).then(
     (detail): ServiceReport => ({ name: svc.name, url, state: 'up', pid, detail, ...rssOf(pid) }),
-    (err: unknown): ServiceReport => ({ name: svc.name, url, pid, state: 'not answering', detail: err instanceof Error ? err.message : String(err), ...rssOf(pid) }),
+    (err: unknown): ServiceReport => ({ name: svc.name, url, pid, state: 'not answering', detail: err instanceof Error ? err.message : String(err) }),
   );
 }
 
