@@ -105,10 +105,10 @@ export class S3Source implements ObjectSource {
       let given = false;
       try {
         for await (const item of this.client.listObjectsV2(this.bucket, this.prefix, true)) {
-          const o = item as { name?: string; etag?: string; size?: number };
+          const o = item as { name?: string; etag?: string; size?: number; lastModified?: Date };
           if (!o.name || !pattern.test(o.name)) continue;
           given = true;
-          yield { uri: `s3://${this.bucket}/${o.name}`, bucket: this.bucket, key: o.name, etag: o.etag, size: o.size ?? 0 };
+          yield { uri: `s3://${this.bucket}/${o.name}`, bucket: this.bucket, key: o.name, etag: o.etag, size: o.size ?? 0, lastModified: o.lastModified };
         }
         return;
       } catch (err) {
@@ -164,7 +164,7 @@ export class ObjectStore {
       async () => {
         try {
           const s = await this.client.statObject(bucket, key);
-          return { uri: `s3://${bucket}/${key}`, bucket, key, etag: s.etag, size: s.size };
+          return { uri: `s3://${bucket}/${key}`, bucket, key, etag: s.etag, size: s.size, lastModified: s.lastModified };
         } catch (err) {
           if ((err as { code?: string }).code === 'NotFound' || (err as { code?: string }).code === 'NoSuchKey') {
             throw new RapflowError('INPUT_INVALID', `s3://${bucket}/${key}: no such object`, { cause: err, context: { objectKey: key } });
