@@ -14,6 +14,7 @@
 #   MINIO_ROOT_PASSWORD   secret key, >= 8 chars     (default: rapflow-secret)
 #   KAFKA_PORT            broker for notifications   (default: 9092)
 #   KAFKA_BROKERS         brokers for notifications, host:port,... (default: 127.0.0.1:$KAFKA_PORT)
+#   MINIO_PROGRESS_SECONDS  seconds between "still building" lines during the build (default: 30)
 #
 # Buckets and the bucket notification (QueueConfig, ARN arn:minio:sqs::PRIMARY:kafka) are
 # created by the TypeScript code through the `minio` npm SDK, so `mc` is not needed.
@@ -56,7 +57,8 @@ is_installed() {
 }
 
 # Build under an exclusive lock so concurrent installs wait instead of building twice
-# (one MinIO build takes ~4.5 min on 2 cores). The lock fd is not inherited by `run`.
+# (one MinIO build took 4 of the 6.5 minutes of a cold `npm start` on a fresh 2-core machine).
+# The lock fd is not inherited by `run`.
 build_locked() {
   if ! flock -n 9; then
     log "another install holds $LOCK; waiting for it..."
@@ -67,19 +69,24 @@ build_locked() {
     return 0
   fi
   command -v go >/dev/null || die "go not found on PATH"
-  log "building $MINIO_MODULE@$MINIO_VERSION into $BIN_DIR (~5 min on 2 cores when uncached)..."
+  log "building $MINIO_MODULE@$MINIO_VERSION from source into $BIN_DIR, once: about 4 min on 2 cores (Go downloads the modules, then compiles)..."
   rm -f "$MARKER"
-  local start=$SECONDS
+  local start=$SECONDS every="${MINIO_PROGRESS_SECONDS:-30}"
   GOBIN="$BIN_DIR" go install -trimpath "$MINIO_MODULE@$MINIO_VERSION" >&2 &
   local build=$!
-  # The compile phase prints nothing for minutes: say it is still going.
-  while ! wait_for "$build" 20; do
-    log "still building ($((SECONDS - start)) s)..."
+  # go install prints nothing for minutes while it compiles: say it is still going, and for how long.
+  while ! wait_for "$build" "$every"; do
+    log "still building MinIO: $(elapsed $((SECONDS - start))) so far (about 4 min in all on 2 cores)"
   done
   wait "$build" || die "go install $MINIO_MODULE@$MINIO_VERSION failed"
   [[ "$(binary_version)" == "$MINIO_VERSION" ]] || die "built binary does not report $MINIO_VERSION"
   printf '%s\n' "$MINIO_VERSION" >"$MARKER"
-  log "installed $MINIO_VERSION in $((SECONDS - start))s"
+  log "installed $MINIO_VERSION in $(elapsed $((SECONDS - start)))"
+}
+
+# Seconds as "45 s" or "2 min 05 s".
+elapsed() {
+  if (($1 < 60)); then printf '%d s' "$1"; else printf '%d min %02d s' $(($1 / 60)) $(($1 % 60)); fi
 }
 
 # True once pid $1 has exited, false after $2 seconds if it has not.

@@ -15,7 +15,7 @@ import { TABLE_DEFS, TABLES } from '../store/tables.js';
 import { CqlSink } from '../store/cql/writer.js';
 import { ensureStargateSchema, type SchemaOutcome } from '../store/stargate/schema.js';
 import { StargateSink } from '../store/stargate/writer.js';
-import { ObjectStore, s3Client } from '../source/s3.js';
+import { ObjectStore, s3Client, type S3Options } from '../source/s3.js';
 import { kafkaTransport } from '../transport/index.js';
 
 export const kafkaOf = (c: Config, role: string) =>
@@ -30,7 +30,10 @@ export const kafkaOf = (c: Config, role: string) =>
     c.kafka.client,
   );
 export const registryOf = (c: Config) => new Registry(c.registry.url, c.kafka.topicPrefix);
-export const storeOf = (c: Config) => new ObjectStore(s3Client(c.s3));
+/** The bucket operations; a retried S3 call is a warning on `log` when one is given. */
+export const storeOf = (c: Config, log?: Logger) => new ObjectStore(s3Client(c.s3), s3OptionsOf(log));
+export const s3OptionsOf = (log?: Logger): S3Options =>
+  log ? { onRetry: (err, attempt, delayMs) => log.warn({ err, attempt, delayMs }, 'object store call failed; retrying') } : {};
 export const cqlOf = (c: Config) => new CqlSession({ ...c.cassandra });
 
 export const stargateOf = (c: Config, onRenew?: (what: string) => void) =>

@@ -198,7 +198,9 @@ export function recordsOf(file: ValidatedFile): RecordSet {
 /**
  * Cross-file references within one validation set: artists named by songs and meetups, songs in
  * setlists. A kind of reference is checked only when the set holds documents of the referenced
- * kind (validating one song file alone does not demand its artist's file).
+ * kind (validating one song file alone does not demand its artist's file). What this finds does
+ * not make a file invalid: split takes each file alone and accepts it, since the artist may be
+ * ingested already or come in a later file. It is reported beside the problems, for typos.
  */
 export function referenceProblems(files: ValidatedFile[]): { problems: Problem[]; notes: string[] } {
   const artists = new Set<string>();
@@ -221,7 +223,7 @@ export function referenceProblems(files: ValidatedFile[]): { problems: Problem[]
     for (const d of f.documents) {
       const at = (path: string, message: string) => problems.push(problemAt(f.file, d.index, d.positions, path, message));
       const artistRef = (name: string, path: string) => {
-        if (hasArtists && !artists.has(normalise(name))) at(path, `unknown artist "${name}": no Artist document with that spec.name`);
+        if (hasArtists && !artists.has(normalise(name))) at(path, `artist "${name}" is not in these files (no Artist document with that spec.name): fine if it is ingested already or comes in a later file, else check the spelling`);
       };
       if (d.doc.kind === 'Song') {
         const flat = d.doc.format === 'FLAT_LEGACY';
@@ -232,7 +234,7 @@ export function referenceProblems(files: ValidatedFile[]): { problems: Problem[]
         artistRef(s.host, 'spec.host');
         s.performers.forEach((n, i) => artistRef(n, `spec.performers.${i}`));
         s.setlist.forEach((e, i) => {
-          if (hasSongs && !songs.has(songId(e.artist, e.title))) at(`spec.setlist.${i}`, `unknown song "${e.title}" by "${e.artist}"`);
+          if (hasSongs && !songs.has(songId(e.artist, e.title))) at(`spec.setlist.${i}`, `song "${e.title}" by "${e.artist}" is not in these files: fine if it is ingested already or comes in a later file, else check the spelling`);
         });
       }
     }

@@ -11,6 +11,12 @@ export type InMessage = InMessageLike;
 export interface Decoded {
   name: RecordName;
   record: Record<string, unknown>;
+  /**
+   * Microseconds since the epoch: the version time of the file the record was split from (header
+   * `rapflow.source.last-modified`). A sink that can write with a timestamp uses it, so the newest
+   * version wins whatever the arrival order; absent for records split before the header existed.
+   */
+  writeTime?: number;
 }
 
 /** A record the sink refused for its own data: `index` into the records it was given. */

@@ -100,7 +100,7 @@ async function prepare(target: { bucket: string; key: string }, deps: SplitDeps,
   }
   try {
     const encoded = await encoding;
-    if (encoded?.ok) return { obj, base, records: withHeaders(encoded, obj, opts), log };
+    if (encoded?.ok) return { obj, base, records: withHeaders(encoded, obj, ref.lastModified, opts), log };
     const problems: Problem[] = encoded
       ? encoded.problems
       : [{ file: ref.uri, document: 0, line: 1, column: 1, path: '', message: oversize(ref.size, limits.maxBytes) }];
@@ -149,8 +149,13 @@ async function release(obj: ObjectId, deps: SplitDeps, opts: SplitOptions, log: 
   await deps.ledger.release(obj, opts.runId).catch((e: unknown) => log.warn({ err: e }, 'could not release the claim; it goes stale on its own'));
 }
 
-/** Every record carries where it came from, for reconciliation and dead-letter provenance. */
-function withHeaders(e: EncodedFile, obj: ObjectId, opts: SplitOptions): OutRecord[] {
+/**
+ * Every record carries where it came from, for reconciliation and dead-letter provenance, and the
+ * version time of its file, which the CQL sink writes with (so a replayed older version never
+ * overwrites a newer one).
+ */
+function withHeaders(e: EncodedFile, obj: ObjectId, lastModified: Date | undefined, opts: SplitOptions): OutRecord[] {
+  const version: Record<string, string> = lastModified === undefined ? {} : { [HEADER.sourceLastModified]: lastModified.toISOString() };
   return e.keys.map((key, i) => ({
     topic: e.topics[i]!,
     key,
@@ -160,6 +165,7 @@ function withHeaders(e: EncodedFile, obj: ObjectId, opts: SplitOptions): OutReco
       [HEADER.sourceBucket]: obj.bucket,
       [HEADER.sourceKey]: obj.key,
       [HEADER.sourceEtag]: obj.etag,
+      ...version,
       [HEADER.recordIndex]: String(i),
       [HEADER.runId]: opts.runId,
       [HEADER.schemaId]: String(e.schemaIds[i]),

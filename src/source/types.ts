@@ -7,6 +7,11 @@ export interface ObjectRef {
   key: string;
   etag?: string;
   size: number;
+  /**
+   * When this version of the object was written to the store (S3 Last-Modified; whole seconds when
+   * read with a HEAD request): the version time split passes on, which the CQL sink writes with.
+   */
+  lastModified?: Date;
 }
 
 export interface ObjectSource {

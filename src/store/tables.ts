@@ -82,6 +82,8 @@ export function partitionKeyOf(table: string): string[] | undefined {
 export interface Row {
   table: string;
   values: Record<string, unknown>;
+  /** Microseconds since the epoch: the record's version time, for a backend that writes with a timestamp (CQL's `USING TIMESTAMP`). */
+  writeTime?: number;
 }
 
 type Rec = Record<string, unknown>;
@@ -131,12 +133,12 @@ export function rowsOf(name: RecordName, r: Rec): Row[] {
 }
 
 /** The rows of every record, each with the index of the record it came from. */
-export function rowsOfRecords(records: readonly { name: RecordName; record: Rec }[]): { rows: Row[]; owner: number[] } {
+export function rowsOfRecords(records: readonly { name: RecordName; record: Rec; writeTime?: number }[]): { rows: Row[]; owner: number[] } {
   const rows: Row[] = [];
   const owner: number[] = [];
   records.forEach((r, i) => {
     for (const row of rowsOf(r.name, r.record)) {
-      rows.push(row);
+      rows.push(r.writeTime === undefined ? row : { ...row, writeTime: r.writeTime });
       owner.push(i);
     }
   });

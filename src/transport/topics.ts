@@ -1,5 +1,6 @@
 // The topics rapflow uses, with the settings the local stack creates them with (Strimzi's KafkaTopics mirror them).
 import { topicOf } from '../codec/schemas.js';
+import { RapflowError } from '../errors.js';
 
 export interface TopicSpec {
   name: string;
@@ -35,11 +36,29 @@ export const HEADER = {
   sourceBucket: 'rapflow.source.bucket',
   sourceKey: 'rapflow.source.key',
   sourceEtag: 'rapflow.source.etag',
+  /** The source object's version time (its Last-Modified in the bucket), ISO 8601: the CQL sink's write time. */
+  sourceLastModified: 'rapflow.source.last-modified',
   recordIndex: 'rapflow.record.index',
   runId: 'rapflow.run.id',
   schemaId: 'rapflow.schema.id',
   schemaVersion: 'rapflow.schema.version',
 } as const;
+
+/**
+ * The write time of a record's rows, in microseconds since the epoch (Cassandra's `USING
+ * TIMESTAMP` unit): its source file's version time, so the newest version of a file wins whatever
+ * order its records arrive in. Undefined for a record without the header (split before it carried
+ * one); a header that is not a time makes the record poison.
+ */
+export function writeTimeOf(headers: Readonly<Record<string, string>>): number | undefined {
+  const text = headers[HEADER.sourceLastModified];
+  if (text === undefined) return undefined;
+  const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/.test(text) ? Date.parse(text) : NaN;
+  if (!Number.isFinite(ms) || ms < 0) {
+    throw new RapflowError('RECORD_UNDECODABLE', `header ${HEADER.sourceLastModified} is "${text.slice(0, 64)}", not an ISO 8601 UTC time such as 2026-12-07T00:27:23.000Z`);
+  }
+  return ms * 1000;
+}
 
 /** Headers a dead letter carries besides the original record's (readable without decoding it). */
 export const DLQ_HEADER = {

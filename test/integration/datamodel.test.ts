@@ -30,6 +30,13 @@ describe('rapflow validate', () => {
     expect(new Set(lines.map((l) => l.split(':')[0]))).toEqual(new Set(files.map((f) => `test/fixtures/invalid/${f}`)));
   });
 
+  it('passes a song whose artist is in no file it validates, listing the reference apart (split accepts such a file)', async () => {
+    const r = await rapflow(['validate', 'test/fixtures/references/']);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toContain('reference: test/fixtures/references/unknown-artist.yaml:14:3: document 2, spec.artist: artist "Nobody Known" is not in these files');
+    expect(r.stdout).toMatch(/1 file, 2 documents: all valid; 1 file with references outside these files \(not invalid: split accepts them\)/);
+  });
+
   it('gives machines JSON with file, document, line, column and path', async () => {
     const r = await rapflow(['validate', '--json', 'test/fixtures/invalid/impossible-release-date.yaml']);
     expect(r.code).toBe(1);

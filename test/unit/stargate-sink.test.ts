@@ -8,11 +8,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Decoded } from '../../src/pipeline/consume.js';
 import { StargateClient } from '../../src/store/stargate/client.js';
 import { StargateSink } from '../../src/store/stargate/writer.js';
+import { rowsOf } from '../../src/store/tables.js';
 
 let server: Server;
 let base = '';
-/** What the fake received: method, path and body. */
-let calls: { method: string; path: string; body: unknown }[] = [];
+/** What the fake received: method, path, query string and body. */
+let calls: { method: string; path: string; search: string; body: unknown }[] = [];
 const rows = new Map<string, unknown>();
 const docs = new Map<string, unknown>();
 /** Behaviours of the fake for the next requests. */
@@ -33,7 +34,7 @@ function handle(req: IncomingMessage, res: ServerResponse) {
       res.end(data === undefined ? '' : JSON.stringify(data));
     };
     if (url.pathname === '/v1/auth') return send(201, { authToken: 'tok' });
-    calls.push({ method: req.method!, path: url.pathname, body });
+    calls.push({ method: req.method!, path: url.pathname, search: url.search, body });
     if (calls.length > unavailableAfter) return send(503, { description: 'unavailable', code: 503 });
     const row = /^\/v2\/keyspaces\/ks\/(\w+)$/.exec(url.pathname);
     if (row && req.method === 'POST') {
@@ -124,6 +125,29 @@ describe('StargateSink', () => {
     const failures = await sink().write([line('s1', 1), line('s1', 2, 'BAD'), line('s1', 3)]);
     expect(failures.map((f) => [f.index, f.error.code])).toEqual([[1, 'RECORD_UNDECODABLE']]);
     expect(rows.size).toBe(2);
+  });
+
+  // Stargate v1's REST v2 row POST takes the row's values and nothing else (RowsResource.createRow
+  // builds an INSERT without USING TIMESTAMP), and the Document API stamps its writes with the
+  // coordinator's clock: neither takes a write time. So the sink sends none, and a replayed older
+  // version that arrives last is what Stargate keeps (last write wins by arrival); over CQL the
+  // record's version time decides (test/integration/write-time.test.ts). Shown here on the requests
+  // the sink builds: no Stargate coordinator runs where these tests run.
+  it('sends no write time: whichever version of a record arrives last is what Stargate keeps', async () => {
+    const v2: Decoded = { ...song('s1', 'New Title'), writeTime: Date.UTC(2026, 5, 1) * 1000 };
+    const v1: Decoded = { ...song('s1', 'Old Title'), writeTime: Date.UTC(2026, 0, 1) * 1000 };
+    expect(await sink().write([v2])).toEqual([]);
+    expect(await sink().write([v1])).toEqual([]); // the replay of the older version, after the newer one
+    for (const c of calls) {
+      expect([...new URLSearchParams(c.search).keys()].filter((k) => k !== 'id-path'), `${c.method} ${c.path}${c.search}`).toEqual([]);
+      for (const t of [v1.writeTime, v2.writeTime]) expect(JSON.stringify(c.body)).not.toContain(String(t));
+    }
+    const posts = calls.filter((c) => c.method === 'POST' && c.path === '/v2/keyspaces/ks/songs').map((c) => c.body as Record<string, unknown>);
+    // The body is the row's columns as JSON (this fixture leaves some undefined), nothing more.
+    const columns = (d: Decoded) => Object.keys(JSON.parse(JSON.stringify(rowsOf('Song', d.record).find((r) => r.table === 'songs')!.values)) as object);
+    expect(posts.map((b) => Object.keys(b))).toEqual([columns(v2), columns(v1)]);
+    expect(posts.map((b) => b.title)).toEqual(['New Title', 'Old Title']);
+    expect(docs.get('song_docs/s1')).toMatchObject({ title: 'Old Title' });
   });
 
   it('a 400 that names the schema is a configuration error for the whole call, not poison', async () => {

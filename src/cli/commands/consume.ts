@@ -7,7 +7,7 @@ import { projectPath } from '../../config/paths.js';
 import { classify, RapflowError } from '../../errors.js';
 import { processBatch, type InMessage } from '../../pipeline/consume.js';
 import { RetryInterrupted, type RetryPolicy } from '../../retry.js';
-import { DLQ_HEADER } from '../../transport/topics.js';
+import { DLQ_HEADER, writeTimeOf } from '../../transport/topics.js';
 import { waitForStargateSchema } from '../../store/stargate/schema.js';
 import type { Logger } from '../../observability/logger.js';
 import { ConsumerMetrics, serveHealth } from '../../observability/metrics.js';
@@ -75,7 +75,9 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
     const name = nameByTopic.get(m.topic)!;
     schemaIdOf(m.value); // not Confluent-framed: poison, before asking the registry anything
     try {
-      return { name, record: (await registry.decode(m.value!, set.types.get(name))) as Record<string, unknown> };
+      const writeTime = writeTimeOf(m.headers); // a header that is not a time: poison, before the registry
+      const record = (await registry.decode(m.value!, set.types.get(name))) as Record<string, unknown>;
+      return writeTime === undefined ? { name, record } : { name, record, writeTime };
     } catch (err) {
       if (classify(err) === 'retryable') throw err;
       throw new RapflowError('RECORD_UNDECODABLE', err instanceof Error ? err.message : 'undecodable', { cause: err });

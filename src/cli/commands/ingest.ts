@@ -162,7 +162,7 @@ export async function openSplitter(ctx: CliContext, runId: string, log: Logger, 
     await Promise.allSettled([producer.close(), encoder.close()]);
     throw err;
   }
-  const deps = { store: storeOf(c), ledger: new CqlLedger(cql), producer, encoder, log };
+  const deps = { store: storeOf(c, log), ledger: new CqlLedger(cql), producer, encoder, log };
   const schemas = Object.fromEntries([...ids].map(([name, r]) => [topicOf(name, c.kafka.topicPrefix), r]));
   const opts = { runId, topicPrefix: c.kafka.topicPrefix, quarantinePrefix: c.s3.quarantinePrefix, limits, schemas };
   return {

@@ -6,7 +6,7 @@ import { loadSchemaSet } from '../../codec/schemas.js';
 import { redactedConfig } from '../../config/index.js';
 import { projectPath } from '../../config/paths.js';
 import { discover, upload } from '../../pipeline/discover.js';
-import { validateSources } from '../../pipeline/validate.js';
+import { validateSources, validationCounts } from '../../pipeline/validate.js';
 import { CqlLedger } from '../../store/cql/ledger.js';
 import { LocalSource } from '../../source/local.js';
 import { rapTopics } from '../../transport/topics.js';
@@ -21,6 +21,7 @@ import { startConsumer, type ConsumeTotals } from './consume.js';
 import { writeReport } from './report.js';
 import { verifyManifests } from './verify.js';
 import { stackFrom } from './stack.js';
+import { filesLine } from './validate.js';
 
 export function registerRun(program: Command, outer: CliContext): void {
   program
@@ -101,11 +102,11 @@ export function registerRun(program: Command, outer: CliContext): void {
 
       const m = result.manifest;
       const by = (status: string) => m.files.filter((f) => f.status === status);
-      const invalid = validation.files.filter((f) => !f.valid);
+      const checked = validationCounts(validation);
       const rows = report.data.counts.rows;
       ctx.out('');
       ctx.out(`run ${runId}`);
-      ctx.out(`files:      ${validation.files.length} validated (${invalid.length} invalid), ${uploaded.length} uploaded, ${found.todo.length} new, ${found.finished} already ingested`);
+      ctx.out(`files:      ${filesLine(checked)}, ${uploaded.length} uploaded, ${found.todo.length} new, ${found.finished} already ingested`);
       ctx.out(`split:      ${by('split').length} split, ${by('quarantined').length} quarantined${by('busy').length ? `, ${by('busy').length} busy in another run` : ''}`);
       const topics = Object.entries(m.totals);
       ctx.out(`records:    ${topics.length ? topics.map(([t, n]) => `${t} ${n}`).join(', ') : 'none (nothing new)'}`);

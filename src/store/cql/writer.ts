@@ -142,15 +142,22 @@ export class CqlSink implements RecordSink {
     return failures;
   }
 
+  /**
+   * The row's upsert. With a write time (the record's version time) it is `USING TIMESTAMP`, so
+   * Cassandra keeps, cell by cell, the newest version whatever order versions arrive in; without one
+   * (a record split before it carried its version time), the write's own time, as before.
+   */
   private statement(row: Row): { query: string; params: unknown[] } {
+    const timed = row.writeTime !== undefined;
+    const id = timed ? `${row.table} timed` : row.table;
     // rowsOf gives every row of a table the same columns in the same order.
-    let query = this.queries.get(row.table);
+    let query = this.queries.get(id);
     if (query === undefined) {
       const cols = Object.keys(row.values);
-      query = `INSERT INTO ${this.cql.settings.keyspace}.${row.table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`;
-      this.queries.set(row.table, query);
+      query = `INSERT INTO ${this.cql.settings.keyspace}.${row.table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})${timed ? ' USING TIMESTAMP ?' : ''}`;
+      this.queries.set(id, query);
     }
-    return { query, params: Object.values(row.values) };
+    return { query, params: timed ? [...Object.values(row.values), row.writeTime] : Object.values(row.values) };
   }
 
   private refusal(row: Row, e: RapflowError): RapflowError {
