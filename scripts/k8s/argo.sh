@@ -8,6 +8,8 @@
 #   bash scripts/k8s/argo.sh images                 build, then the image archives into <cache>/k8s/images
 #   bash scripts/k8s/argo.sh install-controller NS  images, import, then Argo Workflows' namespaced
 #                                                   controller into NS (no CRDs, no argo-server)
+#   bash scripts/k8s/argo.sh install-events NS      images, import, then Argo Events' namespaced
+#                                                   controller-manager into NS (no CRDs)
 #   bash scripts/k8s/argo.sh check                  the above into a new namespace argo-check, one
 #                                                   Workflow run to Succeeded, then it is all removed
 #   bash scripts/k8s/argo.sh version | image-names | bin-dir | crds-dir
@@ -551,6 +553,71 @@ install_controller() {
   log "workflow-controller $WORKFLOWS_VERSION in $ns: Available $available and synced $ready after the apply; RSS $(container_rss "$ns" "$pod")"
 }
 
+# events_manifests NS FILE: upstream's namespaced install of Argo Events (manifests/namespace-install:
+# the controller-manager with --namespaced, its config and RBAC), less the CRDs, for NS, with the
+# images imported into the node rather than pulled.
+events_manifests() {
+  local ns=$1 out=$2 dir tmp
+  dir=$(module_dir "$EVENTS_MODULE@$EVENTS_VERSION")
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/rapflow-events-kustomize.XXXXXX")
+  scratch+=("$tmp")
+  mkdir -p "$tmp/upstream" "$tmp/overlay"
+  cp -r "$dir/manifests/base" "$dir/manifests/namespace-install" "$tmp/upstream/"
+  chmod -R u+w "$tmp"
+  # kustomize reads a single file only from inside the kustomization's own folder.
+  cp "$tmp/upstream/base/argo-events-sa.yaml" "$tmp/overlay/"
+  cat >"$tmp/overlay/kustomization.yaml" <<EOF
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: $ns
+resources:
+  - argo-events-sa.yaml
+  - ../upstream/base/controller-manager
+  - ../upstream/namespace-install/rbac
+images:
+  - name: quay.io/argoproj/argo-events
+    newTag: $EVENTS_VERSION
+patches:
+  - target: {group: apps, version: v1, kind: Deployment, name: controller-manager}
+    patch: |-
+      - op: add
+        path: /spec/template/spec/containers/0/args/-
+        value: --namespaced
+      - op: replace
+        path: /spec/template/spec/containers/0/imagePullPolicy
+        value: IfNotPresent
+      - op: replace
+        path: /spec/template/spec/containers/0/env/1/value
+        value: $EVENTS_IMAGE
+      # The EventSource's and Sensor's pods, which the controller makes, pull Always unless told.
+      - op: add
+        path: /spec/template/spec/containers/0/env/-
+        value: {name: IMAGE_PULL_POLICY, value: IfNotPresent}
+EOF
+  kc kustomize "$tmp/overlay" >"$out"
+}
+
+install_events() {
+  local ns=${1:-}
+  [[ -n "$ns" ]] || die "usage: $0 install-events NAMESPACE"
+  cluster_up || die "the local Kubernetes is not up (bash scripts/stack/k8s.sh kubectl get nodes fails)"
+  kc get crd eventbus.argoproj.io >/dev/null 2>&1 ||
+    die "the Argo Events CRDs are not in the cluster: bash scripts/k8s/crds.sh install, then apply $(crds_dir | tail -n 1) server-side"
+  images
+  bash scripts/stack/k8s.sh images
+  local started manifests pod
+  started=$(now_ms)
+  kc get namespace "$ns" >/dev/null 2>&1 || kc create namespace "$ns" >&2
+  manifests=$(mktemp "${TMPDIR:-/tmp}/rapflow-events-controller.XXXXXX.yaml")
+  scratch+=("$manifests")
+  events_manifests "$ns" "$manifests"
+  kc apply --server-side --force-conflicts --field-manager=rapflow-argo -f "$manifests" >&2
+  kc -n "$ns" rollout status deployment/controller-manager --timeout=180s >&2 ||
+    die "Argo Events' controller-manager did not become available in $ns (kubectl -n $ns describe pod -l app=controller-manager)"
+  pod=$(kc -n "$ns" get pod -l app=controller-manager -o jsonpath='{.items[0].metadata.name}')
+  log "argo-events controller-manager $EVENTS_VERSION in $ns: ready $(since "$started") after the apply; RSS $(container_rss "$ns" "$pod")"
+}
+
 # The full Argo Workflows CRDs in the module (what crds.sh copies), as one folder.
 workflows_crds() {
   local dir out
@@ -661,6 +728,7 @@ case "${1:-}" in
   build) build ;;
   images) images ;;
   install-controller) install_controller "${2:-}" ;;
+  install-events) install_events "${2:-}" ;;
   check) check ;;
   image-names) image_names ;;
   bin-dir) echo "$BIN" ;;
@@ -669,7 +737,7 @@ case "${1:-}" in
     echo "argo-workflows $WORKFLOWS_VERSION, argo-events $EVENTS_VERSION, nats-server $NATS_VERSION (build recipe $BUILD_RECIPE, image recipe $IMAGE_RECIPE)"
     ;;
   *)
-    echo "usage: $0 build | images | install-controller NAMESPACE | check | image-names | bin-dir | crds-dir | version" >&2
+    echo "usage: $0 build | images | install-controller NAMESPACE | install-events NAMESPACE | check | image-names | bin-dir | crds-dir | version" >&2
     exit 64
     ;;
 esac
