@@ -11,7 +11,7 @@ import { WorkerEncoder } from '../../pipeline/encoder.js';
 import { splitAll, type Manifest } from '../../pipeline/split.js';
 import { CqlLedger } from '../../store/cql/ledger.js';
 import { LocalSource } from '../../source/local.js';
-import { parseS3Uri } from '../../source/s3.js';
+import { enableNotifications, parseS3Uri } from '../../source/s3.js';
 import { eventsTopic, rapTopics } from '../../transport/topics.js';
 import { objectsOfEvent, wanted } from '../../pipeline/follow.js';
 import type { Logger } from '../../observability/logger.js';
@@ -61,6 +61,20 @@ export function registerIngest(program: Command, ctx: CliContext): void {
       const done = await upload(new LocalSource(dir), store, c.s3.inboxBucket, c.s3.inboxPrefix, dir);
       if (opts.json) ctx.out(JSON.stringify(done, null, 2));
       else ctx.out(`uploaded ${count(done.length, 'file')} to s3://${c.s3.inboxBucket}/${c.s3.inboxPrefix}`);
+    });
+
+  program
+    .command('notify')
+    .description("send the inbox's object-created events (under S3_INBOX_PREFIX) to a MinIO notification target, e.g. the webhook an Argo Events EventSource listens on (idempotent)")
+    .requiredOption('--arn <arn>', "the target's ARN as MinIO names it at start (arn:minio:sqs::<ID>:webhook for MINIO_NOTIFY_WEBHOOK_*_<ID>)")
+    .action(async (opts: { arn: string }) => {
+      if (!/^arn:minio:sqs:[^:]*:[^:]+:[a-z]+$/.test(opts.arn)) {
+        throw new RapflowError('CONFIG_INVALID', `--arn ${opts.arn}: expected a MinIO notification target ARN, arn:minio:sqs::<ID>:<type>`);
+      }
+      const store = storeOf(c);
+      await store.ensureBucket(c.s3.inboxBucket);
+      await enableNotifications(store.client, c.s3.inboxBucket, c.s3.inboxPrefix, '', opts.arn);
+      ctx.out(`s3://${c.s3.inboxBucket}/${c.s3.inboxPrefix}: object-created events go to ${opts.arn}`);
     });
 
   program
