@@ -7,7 +7,7 @@ interface Target {
   header: string;
 }
 
-const NEEDS = 'Needs: Argo Workflows (and Argo Events for events.yaml) in the cluster, strimzi/, k8ssandra/,\n# the Secret rapflow-s3 (keys accessKey, secretKey) and the chart\'s registry, or helm/rapflow instead.';
+const NEEDS = 'Needs: Argo Workflows (and Argo Events for events.yaml) in the cluster, strimzi/, k8ssandra/,\n# the Secret rapflow-s3 (keys accessKey, secretKey, eventsToken) and the chart\'s registry, or helm/rapflow instead.';
 
 /** Chart template -> file in argo/, with the comment that opens it. */
 const TARGETS: Record<string, Target> = {
@@ -18,7 +18,7 @@ const TARGETS: Record<string, Target> = {
   'argo-cronworkflow.yaml': { file: 'cronworkflow.yaml', header: 'CronWorkflow rap-ingest: runs the template every 15 minutes, never two at once.' },
   'argo-rbac.yaml': { file: 'rbac.yaml', header: 'ServiceAccount rapflow-workflow: the workflow pods may report their results, nothing else.' },
   'argo-artifact-repository.yaml': { file: 'artifact-repository.yaml', header: 'Artifact repository of rap-ingest: the rap-artifacts bucket of MinIO.' },
-  'argo-events.yaml': { file: 'events.yaml', header: 'Argo Events: EventBus, EventSource on MinIO bucket notifications of rap-inbox, and a Sensor\n# that submits rap-ingest (rate-limited), with the Sensor\'s ServiceAccount.' },
+  'argo-events.yaml': { file: 'events.yaml', header: 'Argo Events: EventBus, EventSource for MinIO\'s bucket notifications of rap-inbox (a webhook), and a\n# Sensor that submits rap-ingest (one run per window of uploads), with the Sensor\'s ServiceAccount.' },
   'configmap.yaml': { file: 'config.yaml', header: 'ConfigMap rapflow-config: the settings every workflow step loads (no secrets).' },
 };
 

@@ -110,7 +110,13 @@ describe('helm/rapflow', () => {
     const byName = new Map<string, Any>(wt.templates.map((t: Any) => [t.name, t]));
     const dag = byName.get(wt.entrypoint).dag.tasks as Any[];
     const task = (n: string) => dag.find((t) => t.name === n);
-    expect(dag.map((t) => t.name)).toEqual(['discover', 'split', 'verify', 'report', 'verdict']);
+    expect(dag.map((t) => t.name)).toEqual(['settle', 'discover', 'split', 'verify', 'report', 'verdict']);
+    // A run started by an upload waits for its window to close before it lists the inbox (no pod);
+    // one run at a time, however started.
+    expect(task('settle').when).toBe('{{workflow.parameters.settle-seconds}} > 0');
+    expect(byName.get('settle').suspend.duration).toBe('{{workflow.parameters.settle-seconds}}');
+    expect(task('discover').depends).toBe('settle');
+    expect(wt.synchronization).toEqual({ mutexes: [{ name: 'rap-ingest' }] });
     // The report also after differences, and the run still fails then.
     expect(task('report').depends).toBe('verify.Succeeded || verify.Failed');
     expect(task('verdict').when).toBe("'{{tasks.verify.status}}' != 'Succeeded'");

@@ -19,6 +19,7 @@ const values = yaml.load(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as {
   kafka: { brokers: string; consumerGroup: string; caSecret: string; users: Record<'split' | 'consume' | 'verify', string> };
   s3: { endpoint: string; inboxBucket: string; inboxPrefix: string; artifactsBucket: string; eventsTopic: string; existingSecret: string };
   cassandra: { contactPoint: string; datacenter: string; keyspace: string; existingSecret: string; stargateUrl: string; stargateAuthUrl: string };
+  events: { webhook: { port: number; targetId: string } };
 };
 const source = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 
@@ -132,9 +133,14 @@ describe('names agree across strimzi/, k8ssandra/, argo/, helm/ and src/', () =>
         CASSANDRA_KEYSPACE: app.cassandra.keyspace,
       });
     }
-    const source = spec(find(argo, 'EventSource', 'rap-inbox')).minio.inbox;
-    expect(source.bucket.name).toBe(app.s3.inboxBucket);
-    expect(source.filter.prefix).toBe(app.s3.inboxPrefix);
+    // MinIO posts the inbox's events to the EventSource's webhook: the db-init Job points the
+    // bucket's notifications at the target whose ID the chart gives MinIO.
+    const hook = spec(find(argo, 'EventSource', 'rap-inbox')).webhook.inbox;
+    expect(hook.endpoint).toBe('/inbox');
+    expect(Number(hook.port)).toBe(values.events.webhook.port);
+    const job = chart.find((o) => o.kind === 'Job' && o.metadata.name.endsWith('-db-init'))!;
+    const notify = (spec(job).template.spec.containers as Any[]).find((c) => c.name === 'bucket-events');
+    expect(notify?.args).toEqual(['notify', '--arn', `arn:minio:sqs::${values.events.webhook.targetId}:webhook`]);
     const repo = yaml.load(find(argo, 'ConfigMap', 'artifact-repositories').data!['rapflow']!) as Any;
     expect(repo.s3.bucket).toBe(app.s3.artifactsBucket);
   });
@@ -202,7 +208,7 @@ describe('names agree across strimzi/, k8ssandra/, argo/, helm/ and src/', () =>
     const sensor = spec(find(argo, 'Sensor', 'rap-ingest'));
     expect(sensor.triggers[0].template.argoWorkflow.source.resource.spec.workflowTemplateRef.name).toBe(template.metadata.name);
     const source = find(argo, 'EventSource', sensor.dependencies[0].eventSourceName);
-    expect(Object.keys(spec(source).minio)).toContain(sensor.dependencies[0].eventName);
+    expect(Object.keys(spec(source).webhook)).toContain(sensor.dependencies[0].eventName);
     expect(find(argo, 'ServiceAccount', spec(template).serviceAccountName)).toBeDefined();
     expect(find(argo, 'ServiceAccount', sensor.template.serviceAccountName)).toBeDefined();
     const ref = spec(template).artifactRepositoryRef;
