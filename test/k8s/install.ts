@@ -25,6 +25,8 @@ export const LOCAL_VALUES = [
   '--set', 'cassandra.keyspace=rapflow_k8s',
   '--set', `cassandra.sink=${SINK}`,
   '--set', `cassandra.readApi=${SINK}`,
+  // One node: one NATS server for the EventBus (its stream then keeps one copy).
+  '--set', 'events.eventBusReplicas=1',
 ];
 
 /** helm and the argo CLI talk to the cluster with the admin kubeconfig k8s.sh writes. */
@@ -55,6 +57,25 @@ export function installArgo(): void {
   const r = spawnSync('bash', [join(ROOT, 'scripts/k8s/argo.sh'), 'install-controller', NS], { encoding: 'utf8', timeout: 1_200_000 });
   if (r.status !== 0) throw new Error(`scripts/k8s/argo.sh install-controller failed:\n${r.stderr}`);
   process.stderr.write(`[k8s] ${r.stderr.split('\n').filter((l) => l.startsWith('argo: workflow-controller')).join('\n')}\n`);
+}
+
+/** Argo Events' controller-manager, namespaced in NS, from images built here (scripts/k8s/argo.sh). */
+export function installEvents(): void {
+  const r = spawnSync('bash', [join(ROOT, 'scripts/k8s/argo.sh'), 'install-events', NS], { encoding: 'utf8', timeout: 1_200_000 });
+  if (r.status !== 0) throw new Error(`scripts/k8s/argo.sh install-events failed:\n${r.stderr}`);
+  process.stderr.write(`[k8s] ${r.stderr.split('\n').filter((l) => l.startsWith('argo: argo-events')).join('\n')}\n`);
+}
+
+/**
+ * Argo Events stopped in NS, if it is there: its controller scaled to 0 and the EventSource's and
+ * Sensor's pods removed (the controller would make them again), so that the other suites' uploads
+ * start no runs of their own. installEvents() brings it all back.
+ */
+export function pauseEvents(): void {
+  if (kubectl(['get', 'deployment', 'controller-manager', '-n', NS]).code !== 0) return;
+  kubectl(['scale', 'deployment', 'controller-manager', '-n', NS, '--replicas=0']);
+  kubectl(['delete', 'deployment', '-n', NS, '-l', 'eventsource-name', '--wait=true']);
+  kubectl(['delete', 'deployment', '-n', NS, '-l', 'sensor-name', '--wait=true']);
 }
 
 /** The argo CLI built with the controller (v4.0.5), on the cluster's admin kubeconfig. */
