@@ -447,17 +447,26 @@ kc() { bash scripts/stack/k8s.sh kubectl "$@"; }
 
 cluster_up() { kc get nodes >/dev/null 2>&1; }
 
+# kustomize_scratch MODULE@VERSION: a scratch folder holding a writable copy of the module's
+# manifests/base and manifests/namespace-install under upstream/, and an empty overlay/; its path.
+# (Called in $(...), so the caller registers it for clean-up.)
+kustomize_scratch() {
+  local dir tmp
+  dir=$(module_dir "$1")
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/rapflow-kustomize.XXXXXX")
+  mkdir -p "$tmp/upstream" "$tmp/overlay"
+  cp -r "$dir/manifests/base" "$dir/manifests/namespace-install" "$tmp/upstream/"
+  chmod -R u+w "$tmp"
+  echo "$tmp"
+}
+
 # controller_manifests NS FILE: upstream's namespaced install of the workflow controller (manifests/
 # base/workflow-controller, namespace-install's RBAC and its --namespaced patch), less the CRDs and
 # argo-server, with the changes this cluster needs, rendered by kubectl's built-in kustomize.
 controller_manifests() {
-  local ns=$1 out=$2 dir tmp
-  dir=$(module_dir "$WORKFLOWS_MODULE@$WORKFLOWS_VERSION")
-  tmp=$(mktemp -d "${TMPDIR:-/tmp}/rapflow-argo-kustomize.XXXXXX")
+  local ns=$1 out=$2 tmp
+  tmp=$(kustomize_scratch "$WORKFLOWS_MODULE@$WORKFLOWS_VERSION")
   scratch+=("$tmp")
-  mkdir -p "$tmp/upstream" "$tmp/overlay"
-  cp -r "$dir/manifests/base" "$dir/manifests/namespace-install" "$tmp/upstream/"
-  chmod -R u+w "$tmp"
   cp "$tmp/upstream/namespace-install/overlays/workflow-controller-deployment.yaml" "$tmp/overlay/namespaced.yaml"
   cat >"$tmp/overlay/kustomization.yaml" <<EOF
 apiVersion: kustomize.config.k8s.io/v1beta1
@@ -557,13 +566,9 @@ install_controller() {
 # the controller-manager with --namespaced, its config and RBAC), less the CRDs, for NS, with the
 # images imported into the node rather than pulled.
 events_manifests() {
-  local ns=$1 out=$2 dir tmp
-  dir=$(module_dir "$EVENTS_MODULE@$EVENTS_VERSION")
-  tmp=$(mktemp -d "${TMPDIR:-/tmp}/rapflow-events-kustomize.XXXXXX")
+  local ns=$1 out=$2 tmp
+  tmp=$(kustomize_scratch "$EVENTS_MODULE@$EVENTS_VERSION")
   scratch+=("$tmp")
-  mkdir -p "$tmp/upstream" "$tmp/overlay"
-  cp -r "$dir/manifests/base" "$dir/manifests/namespace-install" "$tmp/upstream/"
-  chmod -R u+w "$tmp"
   # kustomize reads a single file only from inside the kustomization's own folder.
   cp "$tmp/upstream/base/argo-events-sa.yaml" "$tmp/overlay/"
   cat >"$tmp/overlay/kustomization.yaml" <<EOF

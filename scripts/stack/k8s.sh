@@ -10,6 +10,7 @@
 #   k8s.sh host-down   undoes exactly what host-up changed, then removes pod network leftovers
 #   k8s.sh run         exec component $K8S_COMPONENT in the foreground (SIGTERM = clean stop)
 #   k8s.sh images      imports the OCI archives in the image folder the node lacks
+#   k8s.sh tag-image SRC DST   gives an image the node holds a second name
 #   k8s.sh stop-pods   kills every pod container (before containerd stops)
 #   k8s.sh kubectl ... kubectl with the admin kubeconfig
 #   k8s.sh version     the pinned versions
@@ -662,9 +663,11 @@ case "${1:-}" in
   host-down) host_down ;;
   run) run_component ;;
   images) import_images ;;
+  # An image the node holds under a second name (the tutorial's `:dev` for the image built here).
+  tag-image) [[ $# -eq 3 ]] || die "usage: k8s.sh tag-image SOURCE TARGET"; "${CTR[@]}" images tag --force "$2" "$3" >/dev/null ;;
   stop-pods) stop_pods ;;
   kubectl) shift; kubectl_admin "$@" ;;
   paths) printf 'bin=%s\nconf=%s\nstate=%s\nimages=%s\n' "$BIN" "$CONF" "$STATE" "$IMAGES" ;;
   version) echo "kubernetes $K8S_VERSION, coredns $COREDNS_VERSION, $(containerd --version 2>/dev/null | awk '{print "containerd", $3}'), $(etcd --version 2>/dev/null | awk 'NR==1 {print "etcd", $3}')" ;;
-  *) die "usage: k8s.sh install | host-up | host-down | run | images | stop-pods | kubectl ... | paths | version" ;;
+  *) die "usage: k8s.sh install | host-up | host-down | run | images | tag-image SRC DST | stop-pods | kubectl ... | paths | version" ;;
 esac

@@ -90,6 +90,8 @@ describe('rap-ingest, run by the Argo Workflows controller in the cluster', () =
         fired = runs.find((w) => new Date(w.metadata.creationTimestamp).getTime() >= patched);
       }
       expect(fired, 'no run of the CronWorkflow within 150 s of its schedule set to every minute').toBeDefined();
+      // One run is enough: another minute must not start a second while this one is waited for.
+      kubectlOk(['patch', 'cronworkflow', 'rap-ingest', '-n', NS, '--type', 'merge', '-p', '{"spec":{"suspend":true}}']);
       const firedS = (new Date(fired!.metadata.creationTimestamp).getTime() - patched) / 1000;
       const waited = argo(['wait', fired!.metadata.name]);
       expect(waited.code, waited.stderr).toBe(0);
