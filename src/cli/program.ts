@@ -1,5 +1,6 @@
 // The `rapflow` command's commands, built on a context (main.ts gives the real one; tests their own).
 import { Command } from 'commander';
+import { registerBackfill } from './commands/backfill.js';
 import { registerConsume } from './commands/consume.js';
 import { registerDlq } from './commands/dlq.js';
 import { registerGenerate } from './commands/generate.js';
@@ -28,6 +29,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerConsume(program, ctx);
   registerVerify(program, ctx);
   registerDlq(program, ctx);
+  registerBackfill(program, ctx);
   registerQuery(program, ctx);
   registerReport(program, ctx);
   registerRun(program, ctx);

@@ -18,6 +18,7 @@ describe('numeric flags', () => {
     ['verify', '--manifest', 'm.json', '--timeout', 'soon'],
     ['dlq', 'replay', '--batch', '0'],
     ['dlq', 'list', '--read-timeout', 'soon'],
+    ['backfill', '--group', 'g', '--idle-exit', 'soon'],
   ])('%s %s %s is refused with the flag named', async (...args) => {
     const flag = args.find((a) => a.startsWith('--') && ['--idle-exit', '--max', '--lines', '--songs', '--limit', '--timeout', '--batch', '--read-timeout'].includes(a))!;
     const value = args[args.indexOf(flag) + 1]!;

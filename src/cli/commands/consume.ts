@@ -144,10 +144,39 @@ export async function openConsumePath(ctx: CliContext, log: Logger, role = 'cons
   };
 }
 
-export async function startConsumer(ctx: CliContext, log: Logger): Promise<ConsumerHandle> {
+/** What a batch did, for a caller that follows the consumer (backfill's progress). */
+export interface BatchDone {
+  topic: string;
+  partition: number;
+  /** Records of the partition after this batch, as far as the client knows. */
+  lag: number | undefined;
+  records: number;
+  written: number;
+  deadLettered: number;
+}
+
+export interface ConsumerOptions {
+  onBatch?: (b: BatchDone) => void;
+  /**
+   * True when the record is a dead letter for this reason already, so none is produced again (a
+   * backfill re-reads records the running consumer dead-lettered).
+   */
+  alreadyDeadLettered?: (m: InMessage, error: RapflowError) => boolean;
+}
+
+export async function startConsumer(ctx: CliContext, log: Logger, options: ConsumerOptions = {}): Promise<ConsumerHandle> {
   const c = ctx.config;
   const path = await openConsumePath(ctx, log);
-  const { kafka, registry, decode, sink, deadLetter } = path;
+  const { kafka, registry, decode, sink } = path;
+  const known = options.alreadyDeadLettered;
+  const deadLetter = known
+    ? async (m: InMessage, error: RapflowError) => {
+        if (known(m, error)) return false;
+        await path.deadLetter(m, error);
+        return true;
+      }
+    : path.deadLetter;
+  const onBatch = options.onBatch;
 
   // SIGTERM (a pod stopping) must not wait out a minute of backoff: a stop ends retry waits at once.
   const stopping = new AbortController();
@@ -183,6 +212,7 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
       totals.deadLettered += o.deadLettered;
       totals.retries += o.retries;
       log.info({ topic: messages[0]!.topic, partition: messages[0]!.partition, ...o, ms: Date.now() - t0 }, 'batch written');
+      onBatch?.({ topic, partition, lag, records: o.records, written: o.written, deadLettered: o.deadLettered });
     });
   } catch (err) {
     await path.close();
