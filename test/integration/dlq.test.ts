@@ -118,6 +118,8 @@ describe('rapflow dlq: list and replay after a fix', () => {
     expect(table.stdout).toContain(`${dlqTopic}: 488 dead letters: 488 waiting, 0 written by a replay, 0 replaced by a newer dead letter`);
     expect(table.stdout).toContain('then: rapflow dlq replay');
     expect(await letters()).toHaveLength(488);
+    const report = await rapflow(['report', '--out', join(tmp, 'report-before')], env);
+    expect(report.stdout).toMatch(/^report: .*, 488 dead letters$/m);
   });
 
   it('replays after the upgrade, killed half way and run again: every line written once, nothing dead-lettered twice', async () => {
@@ -173,5 +175,9 @@ describe('rapflow dlq: list and replay after a fix', () => {
     expect(r.stdout).toContain(`replayed 2 dead letters of ${dlqTopic} over CQL: 0 written, 2 still failing for the same reason, 0 dead-lettered again with a new reason; 487 done with by an earlier replay, not replayed again`);
     expect(await letters()).toHaveLength(489);
     expect(await list()).toMatchObject({ total: 489, byState: { waiting: 2, written: 486, superseded: 1 } });
+    // The report (and a run's summary) counts the dead letters still waiting, not the history.
+    const report = await rapflow(['report', '--out', join(tmp, 'report-after')], env);
+    expect(report.code, report.stderr.slice(-2000)).toBe(0);
+    expect(report.stdout).toMatch(/^report: .*, 2 dead letters$/m);
   });
 });

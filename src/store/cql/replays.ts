@@ -19,6 +19,12 @@ export class CqlReplayLedger implements ReplayLedger {
     return this.cql.settings.keyspace;
   }
 
+  /** Whether the keyspace has the table (db init makes it; a keyspace made before `dlq replay` existed has none). */
+  async exists(): Promise<boolean> {
+    const rs = await this.cql.execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?', [this.ks, 'dead_letter_replays'], { prepare: true });
+    return rs.rowLength > 0;
+  }
+
   async outcomes(dlqTopic: string): Promise<Map<string, ReplayEntry>> {
     const out = new Map<string, ReplayEntry>();
     const query = `SELECT at, outcome, code, reason, replayed_at FROM ${this.ks}.dead_letter_replays WHERE dlq_topic = ?`;
