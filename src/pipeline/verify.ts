@@ -16,8 +16,8 @@ import type { FileResult, Manifest } from './split.js';
 export interface VerifyDeps {
   /** The consumer group's committed offsets for these topics. */
   committed(topics: string[]): Promise<LastOffsets>;
-  /** The object as it is now: its etag and bytes. */
-  read(bucket: string, key: string): Promise<{ etag: string; bytes: Uint8Array }>;
+  /** The object as it is now: its etag and bytes; undefined when it is no longer in the bucket. */
+  read(bucket: string, key: string): Promise<{ etag: string; bytes: Uint8Array } | undefined>;
   reader: RapReader;
   /** Which of these records have a document, where the sink writes documents (Stargate); absent: rows only. */
   documents?: (kind: 'Song' | 'Artist' | 'Meetup', ids: string[]) => Promise<Set<string>>;
@@ -177,6 +177,10 @@ async function checkFile(f: FileResult, deps: VerifyDeps, deadKeys: Set<string>)
   if (f.status === 'quarantined') return { ...check, status: 'quarantined' };
   if (f.status !== 'split') return { ...check, status: 'not-split' };
   const now = await deps.read(f.bucket, f.key);
+  if (now === undefined) {
+    check.differences.push('the object is no longer in the bucket (deleted since it was split): what it yields cannot be read, its rows are left unchecked');
+    return { ...check, status: 'changed' };
+  }
   if (now.etag !== f.etag) {
     check.differences.push(`the object changed since it was split (etag ${f.etag} -> ${now.etag}): the next run ingests the new version`);
     return { ...check, status: 'changed' };

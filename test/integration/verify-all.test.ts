@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COLLECTIONS } from '../../src/store/stargate/schema.js';
+import { s3Client } from '../../src/source/s3.js';
 import { CqlSession } from '../../src/store/cql/session.js';
 import { rapflow } from './cli.js';
 import { config, dropIsolated, isolatedEnv, sampleRecords } from './stack.js';
@@ -89,6 +90,16 @@ describe('verify --all and the documents behind the rows', () => {
     const lines = expected.lines.filter((l) => l.songId === song.id).length;
     expect(r.stdout).toContain(`lyric_lines: ${lines} expected, 0 found, ${lines} missing (line "${song.title}" 1, line "${song.title}" 2`);
     expect(r.stdout).toContain(`artists: ${expected.artists.length} expected, ${expected.artists.length - 1} found, 1 missing (artist "${artist.name}")`);
+    expect(r.stdout).toMatch(/^2 of 13 files do not reconcile/m);
+  });
+
+  it('goes on past a file deleted from the bucket since, and says so', async () => {
+    await s3Client({ endpoint: config.s3.endpoint, accessKey: config.s3.accessKey, secretKey: config.s3.secretKey }).removeObject(env.S3_INBOX_BUCKET, 'incoming/meetups.yaml');
+    const r = await rapflow(['verify', '--all'], env);
+    expect(r.stderr).not.toContain('no such object');
+    expect(r.stdout).toMatch(/^changed {5}s3:\/\/\S+\/incoming\/meetups\.yaml$/m);
+    expect(r.stdout).toContain('the object is no longer in the bucket (deleted since it was split)');
+    // The two files whose rows were deleted above still do not reconcile; the rest are checked.
     expect(r.stdout).toMatch(/^2 of 13 files do not reconcile/m);
   });
 });

@@ -110,6 +110,17 @@ describe('verify: reconcile', () => {
     expect(changed.ok).toBe(true);
     expect(changed.files[0]!.status).toBe('changed');
   });
+
+  it('reports an object deleted from the bucket since it was split as such, and goes on with the others', async () => {
+    const two = manifest([{ key: 'gone', records: {} }, { key: 'k', records: { 'rap.songs': records.songs.length, 'rap.lyrics': records.lines.length } }]);
+    const r = await reconcile([two], { ...deps(reader()), read: (_b, key) => Promise.resolve(key === 'gone' ? undefined : { etag: 'e1', bytes }) });
+    expect(r.files.map((f) => [f.key, f.status])).toEqual([
+      ['gone', 'changed'],
+      ['k', 'ok'],
+    ]);
+    expect(r.files[0]!.differences[0]).toMatch(/^the object is no longer in the bucket/);
+    expect(r.ok).toBe(true);
+  });
 });
 
 describe('verify --all: the ledger as a manifest', () => {
