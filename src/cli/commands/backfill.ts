@@ -22,7 +22,7 @@ export function registerBackfill(program: Command, ctx: CliContext): void {
   program
     .command('backfill')
     .description(
-      're-consume the rap topics from their beginning into the sink (SINK) in a consumer group of its own, then verify the whole ingest ledger: brings a store up to date after a switch of sink (documents through Stargate after runs over CQL) or a loss of rows; idempotent (upserts at each record\'s write time)',
+      're-consume the rap topics from their beginning into the sink (SINK) in a consumer group of its own, then verify the whole ingest ledger: brings a store up to date after a switch of sink (documents through Stargate after runs over CQL) or a loss of rows; idempotent (upserts: over CQL at each record\'s version time, through Stargate in topic order, the last arrival winning)',
     )
     .requiredOption('--group <name>', "the backfill's own consumer group, never the running consumer's: a new one starts at the beginning of the topics")
     .option('--resume', 'continue an interrupted backfill in the same --group, from where it committed')

@@ -85,7 +85,7 @@ export function registerDlq(program: Command, ctx: CliContext): void {
 
   dlq
     .command('replay')
-    .description('after a fix, each waiting dead letter through the consumer\'s decode and sink again (idempotent upserts, at the record\'s own write time); what fails for its old reason stays, what fails for a new one becomes a new dead letter, once')
+    .description('after a fix, each waiting dead letter through the consumer\'s decode and sink again (idempotent upserts; over CQL at the record\'s own version time); what fails for its old reason stays, what fails for a new one becomes a new dead letter, once')
     .addOption(new Option('--batch <n>', 'dead letters per batch; outcomes are recorded after each').default(100).argParser((v) => wholeNumber(v, '--batch', 1)))
     .option('--json', 'machine-readable totals')
     .addOption(timeoutOption())
