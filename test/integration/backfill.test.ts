@@ -1,7 +1,7 @@
 // `rapflow backfill` on the real stack: the retained topics again from the beginning, in a group of
 // its own, into a store that lost rows; idempotent, with progress, ending in verify --all; and past
 // the topics' retention, the files re-split from the bucket.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
@@ -45,6 +45,7 @@ describe('rapflow backfill', () => {
   afterAll(async () => {
     await cql.close();
     await dropIsolated(env);
+    rmSync(tmp, { recursive: true, force: true });
   });
 
   it('brings lost rows back from the retained topics, with progress, and ends in verify --all', async () => {

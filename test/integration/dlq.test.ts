@@ -3,7 +3,7 @@
 // after the upgrade, `rapflow dlq replay`, killed half way and run again, writes them all once,
 // leaves what still fails for its reason, and dead-letters what fails for a new reason, once.
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
@@ -30,7 +30,8 @@ const foreignSubject = `${prefix}foreign-lyrics-value`;
  * it is why consumers are upgraded first).
  */
 function oldConsumer(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'rapflow-old-consumer-'));
+  const dir = join(tmp, 'old-consumer');
+  mkdirSync(dir);
   cpSync('dist', join(dir, 'dist'), { recursive: true });
   cpSync('avro', join(dir, 'avro'), { recursive: true });
   cpSync('package.json', join(dir, 'package.json'));
@@ -99,6 +100,7 @@ describe('rapflow dlq: list and replay after a fix', () => {
   afterAll(async () => {
     await cql.close();
     await dropIsolated(env);
+    rmSync(tmp, { recursive: true, force: true });
     for (const q of ['', '?permanent=true']) await fetch(`${registryUrl}/subjects/${encodeURIComponent(foreignSubject)}${q}`, { method: 'DELETE' });
   });
 

@@ -1,7 +1,7 @@
 // The whole store against the ingest ledger, on the real stack: `verify --all` finds per file what is
 // missing, rows or (where the sink writes them) documents; and the run summary says when the
 // documents lag the rows, as after a first run over CQL and a later switch to Stargate.
-import { cpSync, mkdtempSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,6 +46,7 @@ describe('verify --all and the documents behind the rows', () => {
   afterAll(async () => {
     await cql.close();
     await dropIsolated(env);
+    rmSync(tmp, { recursive: true, force: true });
   });
 
   it('the run summary counts the documents and warns that they lag the rows', () => {
