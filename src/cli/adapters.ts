@@ -11,6 +11,7 @@ import { StargateClient } from '../store/stargate/client.js';
 import { StargateReader } from '../store/stargate/reader.js';
 import { CqlSession } from '../store/cql/session.js';
 import { LEDGER_TABLE } from '../store/cql/ledger.js';
+import { REPLAYS_TABLE } from '../store/cql/replays.js';
 import { TABLE_DEFS, TABLES } from '../store/tables.js';
 import { CqlSink } from '../store/cql/writer.js';
 import { ensureStargateSchema, type SchemaOutcome } from '../store/stargate/schema.js';
@@ -115,7 +116,7 @@ export async function initSchema(c: Config, sink: SinkKind): Promise<{ stargate?
 
 
 /** Every table rapflow's Cassandra keyspace holds; `rapflow db init` creates them. */
-export const CQL_SCHEMA = [LEDGER_TABLE, ...TABLES];
+export const CQL_SCHEMA = [LEDGER_TABLE, REPLAYS_TABLE, ...TABLES];
 
 /** Argo passes the workflow's uid as RUN_ID; by hand, a fresh one per command. */
 export const runIdOf = (c: Config) => c.runId ?? `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomUUID().slice(0, 8)}`;

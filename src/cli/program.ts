@@ -1,6 +1,8 @@
 // The `rapflow` command's commands, built on a context (main.ts gives the real one; tests their own).
 import { Command } from 'commander';
+import { registerBackfill } from './commands/backfill.js';
 import { registerConsume } from './commands/consume.js';
+import { registerDlq } from './commands/dlq.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerSchema } from './commands/schema.js';
@@ -26,6 +28,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerIngest(program, ctx);
   registerConsume(program, ctx);
   registerVerify(program, ctx);
+  registerDlq(program, ctx);
+  registerBackfill(program, ctx);
   registerQuery(program, ctx);
   registerReport(program, ctx);
   registerRun(program, ctx);

@@ -206,7 +206,15 @@ export class Registry {
       const key = `${id}\n${reader.name ?? ''}`;
       let resolved = this.resolvers.get(key);
       if (!resolved) {
-        resolved = this.client.getSchema(id).then((writer) => (reader.equals(writer as avro.Type) ? null : reader.createResolver(writer as avro.Type)));
+        resolved = this.client.getSchema(id).then((writer) => {
+          if (reader.equals(writer as avro.Type)) return null;
+          try {
+            return reader.createResolver(writer as avro.Type);
+          } catch (err) {
+            // The registry answered; its schema cannot be read as ours (a field ours needs that it lacks, a type that does not promote).
+            throw new RapflowError('RECORD_UNDECODABLE', `the writer's schema (id ${id}) cannot be read as ${reader.name ?? 'ours'}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+          }
+        });
         // A failed lookup (registry away) is not cached: the next record asks again.
         resolved.catch(() => this.resolvers.delete(key));
         this.resolvers.set(key, resolved);

@@ -39,7 +39,11 @@ export interface ConsumeDeps {
   /** Decodes with the writer's schema, resolved to ours; throws RECORD_UNDECODABLE for poison. */
   decode(m: InMessage): Promise<Decoded>;
   sink: RecordSink;
-  deadLetter(m: InMessage, error: RapflowError): Promise<void>;
+  /**
+   * Dead-letters a record. `false`: nothing produced, because the record is a dead letter for this
+   * very reason already (a replayed dead letter that fails as before); it still counts as dead-lettered.
+   */
+  deadLetter(m: InMessage, error: RapflowError): Promise<void | boolean>;
   log: Logger;
   /** Called between retries so the group does not think the consumer died (kafkajs heartbeat). */
   heartbeat: () => Promise<void>;
@@ -97,8 +101,10 @@ export async function processBatch(messages: InMessage[], deps: ConsumeDeps): Pr
   });
   for (const f of failures) poison.push({ m: messages[owner[f.index]!]!, error: f.error });
   for (const p of poison) {
-    await withRetry(() => deps.deadLetter(p.m, p.error), deps.retry, signalOf(deps));
-    deps.log.warn({ topic: p.m.topic, partition: p.m.partition, offset: p.m.offset, code: p.error.code, reason: p.error.message }, 'record dead-lettered');
+    const produced = await withRetry(() => deps.deadLetter(p.m, p.error), deps.retry, signalOf(deps));
+    const where = { topic: p.m.topic, partition: p.m.partition, offset: p.m.offset, code: p.error.code, reason: p.error.message };
+    if (produced === false) deps.log.info(where, 'still a dead letter for the same reason');
+    else deps.log.warn(where, 'record dead-lettered');
   }
   outcome.deadLettered = poison.length;
   outcome.written = messages.length - poison.length;

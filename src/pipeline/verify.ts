@@ -10,13 +10,14 @@ import { DEFAULT_YAML_LIMITS, type YamlLimits } from '../model/yaml.js';
 import { everyRow, type RapReader } from '../read/reader.js';
 import { HEADER } from '../transport/topics.js';
 import type { InMessageLike, LastOffsets } from '../transport/types.js';
+import type { LedgerEntry } from './ledger.js';
 import type { FileResult, Manifest } from './split.js';
 
 export interface VerifyDeps {
   /** The consumer group's committed offsets for these topics. */
   committed(topics: string[]): Promise<LastOffsets>;
-  /** The object as it is now: its etag and bytes. */
-  read(bucket: string, key: string): Promise<{ etag: string; bytes: Uint8Array }>;
+  /** The object as it is now: its etag and bytes; undefined when it is no longer in the bucket. */
+  read(bucket: string, key: string): Promise<{ etag: string; bytes: Uint8Array } | undefined>;
   reader: RapReader;
   /** Which of these records have a document, where the sink writes documents (Stargate); absent: rows only. */
   documents?: (kind: 'Song' | 'Artist' | 'Meetup', ids: string[]) => Promise<Set<string>>;
@@ -101,6 +102,41 @@ export interface VerifyReport {
 
 const SHOWN = 5;
 
+/**
+ * The ingest ledger as one manifest, for `verify --all`: per object, its newest finished version
+ * (split or quarantined, with the records split counted); older versions of an object were replaced
+ * by it, and a claim still in progress has nothing to check yet.
+ */
+export function ledgerManifest(entries: LedgerEntry[], runId = 'ledger'): Manifest {
+  const newest = new Map<string, LedgerEntry>();
+  for (const e of entries) {
+    if (e.status === 'splitting') continue;
+    const id = `${e.bucket}\n${e.key}`;
+    const held = newest.get(id);
+    if (!held || e.updatedAt.getTime() > held.updatedAt.getTime()) newest.set(id, e);
+  }
+  const files = [...newest.values()]
+    .sort((a, b) => a.bucket.localeCompare(b.bucket) || a.key.localeCompare(b.key))
+    .map((e): FileResult => ({ uri: `s3://${e.bucket}/${e.key}`, bucket: e.bucket, key: e.key, etag: e.etag, status: e.status === 'split' ? 'split' : 'quarantined', records: e.records }));
+  const totals: Record<string, number> = {};
+  for (const f of files) for (const [topic, n] of Object.entries(f.records)) totals[topic] = (totals[topic] ?? 0) + n;
+  return { runId, startedAt: new Date().toISOString(), files, totals };
+}
+
+export interface Lag {
+  what: 'songs' | 'artists' | 'meetups';
+  rows: number;
+  documents: number;
+}
+
+/** Where the documents (a Song, Artist or Meetup each) are fewer than the rows of their table. */
+export function documentLag(rows: Record<Lag['what'], number>, documents: Partial<Record<Lag['what'], number>>): Lag[] {
+  return (['songs', 'artists', 'meetups'] as const).flatMap((what) => {
+    const d = documents[what];
+    return d !== undefined && d < rows[what] ? [{ what, rows: rows[what], documents: d }] : [];
+  });
+}
+
 /** Every file of the manifests, the newest outcome per object version. */
 function filesOf(manifests: Manifest[]): FileResult[] {
   const byObject = new Map<string, FileResult>();
@@ -141,6 +177,10 @@ async function checkFile(f: FileResult, deps: VerifyDeps, deadKeys: Set<string>)
   if (f.status === 'quarantined') return { ...check, status: 'quarantined' };
   if (f.status !== 'split') return { ...check, status: 'not-split' };
   const now = await deps.read(f.bucket, f.key);
+  if (now === undefined) {
+    check.differences.push('the object is no longer in the bucket (deleted since it was split): what it yields cannot be read, its rows are left unchecked');
+    return { ...check, status: 'changed' };
+  }
   if (now.etag !== f.etag) {
     check.differences.push(`the object changed since it was split (etag ${f.etag} -> ${now.etag}): the next run ingests the new version`);
     return { ...check, status: 'changed' };

@@ -105,6 +105,11 @@ export interface KafkaTransport {
    * small topics written without transactions and read whole, like the dead-letter topic.
    */
   readToEnd(topic: string, timeoutMs?: number): Promise<InMessageLike[]>;
+  /**
+   * Per partition, the first offset Kafka still holds (`low`: later than 0 once retention deleted
+   * records) and the next it will write (`high`), as decimal strings.
+   */
+  offsetRanges(topic: string): Promise<{ partition: number; low: string; high: string }[]>;
   /** Answers when a broker answers a metadata request (readiness). */
   ping(): Promise<void>;
   /** A plain idempotent producer (acks=all), for dead letters. */

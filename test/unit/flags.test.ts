@@ -16,8 +16,11 @@ describe('numeric flags', () => {
     ['generate', '--songs', '1.5', '--out', '/dev/null'],
     ['query', 'songs', '--artist', 'x', '--limit', 'abc'],
     ['verify', '--manifest', 'm.json', '--timeout', 'soon'],
+    ['dlq', 'replay', '--batch', '0'],
+    ['dlq', 'list', '--read-timeout', 'soon'],
+    ['backfill', '--group', 'g', '--idle-exit', 'soon'],
   ])('%s %s %s is refused with the flag named', async (...args) => {
-    const flag = args.find((a) => a.startsWith('--') && ['--idle-exit', '--max', '--lines', '--songs', '--limit', '--timeout'].includes(a))!;
+    const flag = args.find((a) => a.startsWith('--') && ['--idle-exit', '--max', '--lines', '--songs', '--limit', '--timeout', '--batch', '--read-timeout'].includes(a))!;
     const value = args[args.indexOf(flag) + 1]!;
     const err = await buildProgram(ctx)
       .parseAsync(['node', 'rapflow', ...args])

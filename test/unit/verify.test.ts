@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { loadSchemaSet } from '../../src/codec/schemas.js';
 import { recordsOf, validateFile } from '../../src/model/validate.js';
 import type { Manifest } from '../../src/pipeline/split.js';
-import { behind, parseManifests, reconcile, targetOffsets, waitForConsumer, type VerifyDeps } from '../../src/pipeline/verify.js';
+import type { LedgerEntry } from '../../src/pipeline/ledger.js';
+import { behind, documentLag, ledgerManifest, parseManifests, reconcile, targetOffsets, waitForConsumer, type VerifyDeps } from '../../src/pipeline/verify.js';
 import type { RapReader } from '../../src/read/reader.js';
 import { HEADER } from '../../src/transport/topics.js';
 import { readFileSync } from 'node:fs';
@@ -108,5 +109,51 @@ describe('verify: reconcile', () => {
     const changed = await reconcile([m], deps(reader(), 'e2'));
     expect(changed.ok).toBe(true);
     expect(changed.files[0]!.status).toBe('changed');
+  });
+
+  it('reports an object deleted from the bucket since it was split as such, and goes on with the others', async () => {
+    const two = manifest([{ key: 'gone', records: {} }, { key: 'k', records: { 'rap.songs': records.songs.length, 'rap.lyrics': records.lines.length } }]);
+    const r = await reconcile([two], { ...deps(reader()), read: (_b, key) => Promise.resolve(key === 'gone' ? undefined : { etag: 'e1', bytes }) });
+    expect(r.files.map((f) => [f.key, f.status])).toEqual([
+      ['gone', 'changed'],
+      ['k', 'ok'],
+    ]);
+    expect(r.files[0]!.differences[0]).toMatch(/^the object is no longer in the bucket/);
+    expect(r.ok).toBe(true);
+  });
+});
+
+describe('verify --all: the ledger as a manifest', () => {
+  const entry = (key: string, etag: string, status: LedgerEntry['status'], at: number, records: Record<string, number> = {}): LedgerEntry => ({
+    bucket: 'b',
+    key,
+    etag,
+    status,
+    runId: `run-${at}`,
+    records,
+    problems: status === 'quarantined' ? 1 : 0,
+    updatedAt: new Date(at),
+  });
+
+  it('checks the newest finished version of each object, with the records split counted, and leaves claims in progress out', () => {
+    const m = ledgerManifest([
+      entry('incoming/a.yaml', 'v1', 'split', 1, { 'rap.songs': 1 }),
+      entry('incoming/a.yaml', 'v2', 'split', 5, { 'rap.songs': 2, 'rap.lyrics': 7 }),
+      entry('incoming/a.yaml', 'v3', 'splitting', 9),
+      entry('incoming/bad.yaml', 'q1', 'quarantined', 2),
+      entry('incoming/c.yaml', 'c1', 'splitting', 3),
+    ]);
+    expect(m.files.map((f) => [f.key, f.etag, f.status, f.records])).toEqual([
+      ['incoming/a.yaml', 'v2', 'split', { 'rap.songs': 2, 'rap.lyrics': 7 }],
+      ['incoming/bad.yaml', 'q1', 'quarantined', {}],
+    ]);
+    expect(m.files[0]!.uri).toBe('s3://b/incoming/a.yaml');
+    expect(m.totals).toEqual({ 'rap.songs': 2, 'rap.lyrics': 7 });
+  });
+
+  it('finds the documents lagging the rows only where there are collections to count', () => {
+    expect(documentLag({ songs: 33, artists: 10, meetups: 5 }, { songs: 0, artists: 10 })).toEqual([{ what: 'songs', rows: 33, documents: 0 }]);
+    expect(documentLag({ songs: 33, artists: 10, meetups: 5 }, {})).toEqual([]);
+    expect(documentLag({ songs: 33, artists: 10, meetups: 5 }, { songs: 33, artists: 10, meetups: 5 })).toEqual([]);
   });
 });

@@ -1,13 +1,15 @@
 // `rapflow consume`: the long-running consumer (a Kubernetes Deployment) writing the rap topics into Cassandra.
 import { Option, type Command } from 'commander';
 import { frame, schemaIdOf } from '../../codec/confluent.js';
-import { loadSchemaSet, RECORD_NAMES, topicOf, type RecordName } from '../../codec/schemas.js';
+import type { Registry } from '../../codec/registry.js';
+import { loadSchemaSet, RECORD_NAMES, topicOf, type RecordName, type SchemaSet } from '../../codec/schemas.js';
 import { redactedConfig } from '../../config/index.js';
 import { projectPath } from '../../config/paths.js';
 import { classify, RapflowError } from '../../errors.js';
-import { processBatch, type InMessage } from '../../pipeline/consume.js';
+import { processBatch, type Decoded, type InMessage, type RecordSink } from '../../pipeline/consume.js';
 import { RetryInterrupted, type RetryPolicy } from '../../retry.js';
 import { DLQ_HEADER, writeTimeOf } from '../../transport/topics.js';
+import type { KafkaTransport } from '../../transport/index.js';
 import { waitForStargateSchema } from '../../store/stargate/schema.js';
 import type { Logger } from '../../observability/logger.js';
 import { ConsumerMetrics, serveHealth } from '../../observability/metrics.js';
@@ -45,13 +47,35 @@ export interface ConsumerHandle {
   lastActivity: () => number;
 }
 
-export async function startConsumer(ctx: CliContext, log: Logger): Promise<ConsumerHandle> {
+/**
+ * What the consumer does with a record, from decoding to the dead-letter topic, built once for the
+ * consumer and for `rapflow dlq replay`, so a replayed dead letter goes through exactly the path a
+ * consumed record does.
+ */
+export interface ConsumePath {
+  kind: SinkKind;
+  /** The rap topics (under the prefix) the path decodes. */
+  topics: string[];
+  dlqTopic: string;
+  kafka: KafkaTransport;
+  registry: Registry;
+  set: SchemaSet;
+  decode: (m: InMessage) => Promise<Decoded>;
+  sink: RecordSink;
+  /** Produces the dead letter of `m`; `extraHeaders` are added to the record's own and the rapflow.dlq.* ones. */
+  deadLetter: (m: InMessage, error: RapflowError, extraHeaders?: Record<string, string>) => Promise<void>;
+  /** A cheap request that proves the sink answers (for /readyz). */
+  check: () => Promise<void>;
+  close: () => Promise<void>;
+}
+
+export async function openConsumePath(ctx: CliContext, log: Logger, role = 'consume'): Promise<ConsumePath> {
   const c = ctx.config;
   const set = loadSchemaSet(projectPath('avro'));
   const registry = registryOf(c);
   const dlqSchema = (await registry.registerAll(set, ['DeadLetter'])).get('DeadLetter')!;
   const nameByTopic = new Map<string, RecordName>(RECORD_NAMES.filter((n) => n !== 'DeadLetter').map((n) => [topicOf(n, c.kafka.topicPrefix), n]));
-  const kafka = kafkaOf(c, 'consume');
+  const kafka = kafkaOf(c, role);
   const dlqTopic = topicOf('DeadLetter', c.kafka.topicPrefix);
   const dlq = await kafka.producer();
   let store: Awaited<ReturnType<typeof sinkOf>>;
@@ -69,10 +93,11 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
     await dlq.close();
     throw err;
   }
-  const sink = store.sink;
 
-  const decode = async (m: InMessage) => {
-    const name = nameByTopic.get(m.topic)!;
+  const decode = async (m: InMessage): Promise<Decoded> => {
+    const name = nameByTopic.get(m.topic);
+    // Only a replayed dead letter can come from elsewhere (another prefix): poison, named.
+    if (name === undefined) throw new RapflowError('RECORD_UNDECODABLE', `topic ${m.topic} is not one of the rap topics this consumer reads (${[...nameByTopic.keys()].join(', ')}): check KAFKA_TOPIC_PREFIX`);
     schemaIdOf(m.value); // not Confluent-framed: poison, before asking the registry anything
     try {
       const writeTime = writeTimeOf(m.headers); // a header that is not a time: poison, before the registry
@@ -83,7 +108,7 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
       throw new RapflowError('RECORD_UNDECODABLE', err instanceof Error ? err.message : 'undecodable', { cause: err });
     }
   };
-  const deadLetter = async (m: InMessage, error: RapflowError) => {
+  const deadLetter = async (m: InMessage, error: RapflowError, extraHeaders: Record<string, string> = {}) => {
     const value = frame(set.types.get('DeadLetter')!, dlqSchema.id, {
       sourceTopic: m.topic,
       sourcePartition: m.partition,
@@ -98,10 +123,60 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
     // Like every Kafka call: a broker away is KAFKA_UNAVAILABLE, retried, then exit 75.
     await dlq.send(
       dlqTopic,
-      { key: m.key, value, headers: { ...m.headers, [DLQ_HEADER.code]: error.code, [DLQ_HEADER.reason]: error.message.slice(0, 1000), [DLQ_HEADER.sourceTopic]: m.topic } },
+      { key: m.key, value, headers: { ...m.headers, ...extraHeaders, [DLQ_HEADER.code]: error.code, [DLQ_HEADER.reason]: error.message.slice(0, 1000), [DLQ_HEADER.sourceTopic]: m.topic } },
       `dead-lettering ${m.topic}[${m.partition}]@${m.offset}`,
     );
   };
+  return {
+    kind: store.kind,
+    topics: [...nameByTopic.keys()],
+    dlqTopic,
+    kafka,
+    registry,
+    set,
+    decode,
+    sink: store.sink,
+    deadLetter,
+    check: store.check,
+    close: async () => {
+      await Promise.allSettled([dlq.close(), store.close()]);
+    },
+  };
+}
+
+/** What a batch did, for a caller that follows the consumer (backfill's progress). */
+export interface BatchDone {
+  topic: string;
+  partition: number;
+  /** Records of the partition after this batch, as far as the client knows. */
+  lag: number | undefined;
+  records: number;
+  written: number;
+  deadLettered: number;
+}
+
+export interface ConsumerOptions {
+  onBatch?: (b: BatchDone) => void;
+  /**
+   * True when the record is a dead letter for this reason already, so none is produced again (a
+   * backfill re-reads records the running consumer dead-lettered).
+   */
+  alreadyDeadLettered?: (m: InMessage, error: RapflowError) => boolean;
+}
+
+export async function startConsumer(ctx: CliContext, log: Logger, options: ConsumerOptions = {}): Promise<ConsumerHandle> {
+  const c = ctx.config;
+  const path = await openConsumePath(ctx, log);
+  const { kafka, registry, decode, sink } = path;
+  const known = options.alreadyDeadLettered;
+  const deadLetter = known
+    ? async (m: InMessage, error: RapflowError) => {
+        if (known(m, error)) return false;
+        await path.deadLetter(m, error);
+        return true;
+      }
+    : path.deadLetter;
+  const onBatch = options.onBatch;
 
   // SIGTERM (a pod stopping) must not wait out a minute of backoff: a stop ends retry waits at once.
   const stopping = new AbortController();
@@ -109,10 +184,10 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
   let last = Date.now();
   // Batches of several partitions run at once: idle means none is in hand.
   let inHand = 0;
-  const totals: ConsumeTotals = { sink: store.kind, records: 0, written: 0, deadLettered: 0, retries: 0 };
+  const totals: ConsumeTotals = { sink: path.kind, records: 0, written: 0, deadLettered: 0, retries: 0 };
   let consumer;
   try {
-    consumer = await kafka.consumeBatches([...nameByTopic.keys()], c.kafka.consumerGroup, async (messages, heartbeat, lag) => {
+    consumer = await kafka.consumeBatches(path.topics, c.kafka.consumerGroup, async (messages, heartbeat, lag) => {
       inHand++;
       const t0 = Date.now();
       const { topic, partition } = messages[0]!;
@@ -137,20 +212,21 @@ export async function startConsumer(ctx: CliContext, log: Logger): Promise<Consu
       totals.deadLettered += o.deadLettered;
       totals.retries += o.retries;
       log.info({ topic: messages[0]!.topic, partition: messages[0]!.partition, ...o, ms: Date.now() - t0 }, 'batch written');
+      onBatch?.({ topic, partition, lag, records: o.records, written: o.written, deadLettered: o.deadLettered });
     });
   } catch (err) {
-    await Promise.allSettled([dlq.close(), store.close()]);
+    await path.close();
     throw err;
   }
-  log.info({ group: c.kafka.consumerGroup, topics: [...nameByTopic.keys()], sink: store.kind }, 'consuming');
+  log.info({ group: c.kafka.consumerGroup, topics: path.topics, sink: path.kind }, 'consuming');
   const finished = consumer.done.finally(async () => {
-    await Promise.allSettled([dlq.close(), store.close()]);
+    await path.close();
     log.info(totals, 'stopped');
   });
   const checks = {
     kafka: () => kafka.ping(),
     registry: () => registry.ping(),
-    [store.kind === 'stargate' ? 'stargate' : 'cassandra']: store.check,
+    [path.kind === 'stargate' ? 'stargate' : 'cassandra']: path.check,
   };
   const stop = () => {
     stopping.abort();

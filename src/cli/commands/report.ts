@@ -12,7 +12,9 @@ import { buildReport, LineStats, type DeadLetterEntry, type QuarantineEntry, typ
 import { renderCharts } from '../../report/charts.js';
 import { renderHtml } from '../../report/html.js';
 import { DLQ_HEADER, HEADER } from '../../transport/topics.js';
-import { kafkaOf, readerOf, storeOf } from '../adapters.js';
+import { cqlOf, kafkaOf, readerOf, storeOf } from '../adapters.js';
+import { positionOf, stateOf, type ReplayEntry } from '../../pipeline/dlq.js';
+import { CqlReplayLedger } from '../../store/cql/replays.js';
 import type { CliContext } from '../context.js';
 import { count } from '../format.js';
 import { seconds, wholeNumber } from '../options.js';
@@ -30,15 +32,30 @@ async function quarantineReports(c: Config, max = 500): Promise<QuarantineEntry[
   return out.sort((a, b) => b.quarantinedAt.localeCompare(a.quarantinedAt));
 }
 
+/** The dead letters still waiting: those a replay wrote, or replaced by a newer dead letter, are history (rapflow dlq list). */
 async function deadLetters(c: Config): Promise<DeadLetterEntry[]> {
-  const messages = await kafkaOf(c, 'report').readToEnd(topicOf('DeadLetter', c.kafka.topicPrefix));
-  return messages.map((m) => ({
-    topic: m.headers[DLQ_HEADER.sourceTopic] ?? '',
-    key: m.key?.toString() ?? '',
-    code: m.headers[DLQ_HEADER.code] ?? '',
-    reason: m.headers[DLQ_HEADER.reason] ?? '',
-    source: m.headers[HEADER.sourceKey] ? `s3://${m.headers[HEADER.sourceBucket]}/${m.headers[HEADER.sourceKey]} #${m.headers[HEADER.recordIndex] ?? '?'}` : '',
-  }));
+  const dlqTopic = topicOf('DeadLetter', c.kafka.topicPrefix);
+  const messages = await kafkaOf(c, 'report').readToEnd(dlqTopic);
+  let outcomes = new Map<string, ReplayEntry>();
+  if (messages.length > 0) {
+    const cql = cqlOf(c);
+    try {
+      await cql.connect();
+      const ledger = new CqlReplayLedger(cql);
+      if (await ledger.exists()) outcomes = await ledger.outcomes(dlqTopic);
+    } finally {
+      await cql.close();
+    }
+  }
+  return messages
+    .filter((m) => stateOf(outcomes.get(positionOf(m))) === 'waiting')
+    .map((m) => ({
+      topic: m.headers[DLQ_HEADER.sourceTopic] ?? '',
+      key: m.key?.toString() ?? '',
+      code: m.headers[DLQ_HEADER.code] ?? '',
+      reason: m.headers[DLQ_HEADER.reason] ?? '',
+      source: m.headers[HEADER.sourceKey] ? `s3://${m.headers[HEADER.sourceBucket]}/${m.headers[HEADER.sourceKey]} #${m.headers[HEADER.recordIndex] ?? '?'}` : '',
+    }));
 }
 
 /** Everything the report needs from the tables; lines are streamed into counters, lyrics kept for `lyricSongs` songs. */

@@ -15,13 +15,34 @@ import type { Config } from '../../config/index.js';
 import type { CliContext } from '../context.js';
 import { count, formatReports } from '../format.js';
 import { RapflowError } from '../../errors.js';
-import type { VerifyReport } from '../../pipeline/verify.js';
+import { documentLag, type Lag, type VerifyReport } from '../../pipeline/verify.js';
+import { CqlDocuments } from '../../store/cql/documents.js';
+import { COLLECTIONS } from '../../store/stargate/schema.js';
 import { openSplitter, type Splitter } from './ingest.js';
 import { startConsumer, type ConsumeTotals } from './consume.js';
 import { writeReport } from './report.js';
 import { verifyManifests } from './verify.js';
 import { stackFrom } from './stack.js';
 import { filesLine } from './validate.js';
+
+const DOCUMENTS_OF = { Song: 'songs', Artist: 'artists', Meetup: 'meetups' } as const;
+
+/** Documents per collection, over CQL (a partition each), for the collections the keyspace has; none when it has none. */
+export async function documentCounts(c: Config): Promise<Partial<Record<Lag['what'], number>>> {
+  const cql = cqlOf(c);
+  try {
+    await cql.connect();
+    const docs = new CqlDocuments(cql);
+    const present = await docs.present(Object.values(COLLECTIONS));
+    const out: Partial<Record<Lag['what'], number>> = {};
+    for (const [kind, collection] of Object.entries(COLLECTIONS) as [keyof typeof COLLECTIONS, string][]) {
+      if (present.has(collection)) out[DOCUMENTS_OF[kind]] = await docs.count(collection);
+    }
+    return out;
+  } finally {
+    await cql.close();
+  }
+}
 
 export function registerRun(program: Command, outer: CliContext): void {
   program
@@ -114,6 +135,15 @@ export function registerRun(program: Command, outer: CliContext): void {
       ctx.out(`consume:    ${count(consumed.records, 'record')} read, ${consumed.written} written, ${consumed.deadLettered} dead-lettered`);
       ctx.out(`verify:     ${verified.ok ? 'ok' : 'MISMATCH'}, ${count(verified.files.length, 'file')} reconciled${verified.ok ? '' : `: ${verified.files.filter((f) => f.status === 'mismatch').map((f) => f.key).join(', ')}`}`);
       ctx.out(`tables:     ${rows.artists} artists, ${rows.songs} songs, ${rows.lyricLines} lyric lines, ${rows.meetups} meetups (keyspace ${c.cassandra.keyspace})`);
+      // Documents exist once Stargate wrote (or db init made collections); a run writes them only for what it consumes.
+      const docs = await documentCounts(c);
+      if (Object.keys(docs).length > 0) {
+        ctx.out(`documents:  ${docs.songs ?? 0} songs, ${docs.artists ?? 0} artists, ${docs.meetups ?? 0} meetups (Document API collections)`);
+        const lag = documentLag({ songs: rows.songs, artists: rows.artists, meetups: rows.meetups }, docs);
+        if (lag.length > 0) {
+          ctx.out(`warning:    the documents lag the rows (${lag.map((l) => `${l.documents} of ${l.rows} ${l.what}`).join(', ')}): runs write documents only for the records they consume; backfill them (docs/tutorials/operate.md#switching-the-sink-and-backfilling), then \`rapflow verify --all\``);
+        }
+      }
       ctx.out(`quality:    ${count(report.data.counts.quarantined, 'file')} in quarantine, ${count(report.data.counts.deadLettered, 'dead-lettered record')}`);
       ctx.out(`time:       ${times.map(([n, t]) => `${n} ${t.toFixed(1)} s`).join(', ')}`);
       ctx.out(`manifest:   ${manifestFile}`);

@@ -6,9 +6,13 @@ import { loadSchemaSet, topicOf } from '../../codec/schemas.js';
 import { projectPath } from '../../config/paths.js';
 import { RapflowError } from '../../errors.js';
 import type { Manifest } from '../../pipeline/split.js';
-import { parseManifests, reconcile, waitForConsumer, type VerifyDeps, type VerifyReport } from '../../pipeline/verify.js';
-import { kafkaOf, readerOf, sinkKindOf, stargateOf, storeOf } from '../adapters.js';
+import { ledgerManifest, parseManifests, reconcile, waitForConsumer, type VerifyDeps, type VerifyReport } from '../../pipeline/verify.js';
+import { cqlOf, kafkaOf, readerOf, sinkKindOf, stargateOf, storeOf } from '../adapters.js';
+import { CqlDocuments } from '../../store/cql/documents.js';
+import { CqlLedger } from '../../store/cql/ledger.js';
+import type { CqlSession } from '../../store/cql/session.js';
 import { StargateReader } from '../../store/stargate/reader.js';
+import { COLLECTIONS } from '../../store/stargate/schema.js';
 import type { CliContext } from '../context.js';
 import { count } from '../format.js';
 import { seconds } from '../options.js';
@@ -27,16 +31,37 @@ export async function loadManifests(paths: string[]): Promise<Manifest[]> {
   return out;
 }
 
-export function verifyDeps(ctx: CliContext, reader: VerifyDeps['reader']): VerifyDeps {
+/**
+ * Documents are checked where the sink writes them (SINK=stargate), read the way rows are
+ * (READ_API): through the Document API, or over CQL from the collections' tables, one partition per
+ * document (store/cql/documents.ts).
+ */
+export function verifyDeps(ctx: CliContext, reader: VerifyDeps['reader'], cql?: CqlSession): VerifyDeps {
   const c = ctx.config;
   const kafka = kafkaOf(c, 'verify');
   const store = storeOf(c);
-  const docs = sinkKindOf(c) === 'stargate' ? new StargateReader(stargateOf(c), c.cassandra.keyspace) : undefined;
+  let documents: VerifyDeps['documents'];
+  if (sinkKindOf(c) === 'stargate') {
+    if (c.read.api === 'stargate' || !cql) {
+      const docs = new StargateReader(stargateOf(c), c.cassandra.keyspace);
+      documents = (kind, ids) => docs.existingDocuments(kind, ids);
+    } else {
+      const docs = new CqlDocuments(cql);
+      documents = (kind, ids) => docs.existing(COLLECTIONS[kind], ids);
+    }
+  }
   return {
-    ...(docs ? { documents: (kind: 'Song' | 'Artist' | 'Meetup', ids: string[]) => docs.existingDocuments(kind, ids) } : {}),
+    ...(documents ? { documents } : {}),
     committed: (topics) => kafka.committedOffsets(c.kafka.consumerGroup, topics),
     read: async (bucket, key) => {
-      const ref = await store.stat(bucket, key);
+      let ref;
+      try {
+        ref = await store.stat(bucket, key);
+      } catch (err) {
+        // stat's "no such object": a file deleted after it was split is a finding of its own, not the end of verify.
+        if (err instanceof RapflowError && err.code === 'INPUT_INVALID' && err.context.objectKey === key) return undefined;
+        throw err;
+      }
       return { etag: ref.etag ?? '', bytes: await store.read(ref) };
     },
     reader,
@@ -48,17 +73,32 @@ export function verifyDeps(ctx: CliContext, reader: VerifyDeps['reader']): Verif
 
 /** Waits (bounded) for the consumer group to pass what the manifests produced, then reconciles; CONSUMER_BEHIND when it does not catch up. */
 export async function verifyManifests(ctx: CliContext, manifests: Manifest[], timeoutS: number): Promise<VerifyReport> {
-  const reader = await readerOf(ctx.config);
+  const c = ctx.config;
+  const reader = await readerOf(c);
+  // Only documents read over CQL need a session of their own.
+  const cql = sinkKindOf(c) === 'stargate' && c.read.api === 'cql' ? cqlOf(c) : undefined;
   try {
-    const deps = verifyDeps(ctx, reader);
+    await cql?.connect();
+    const deps = verifyDeps(ctx, reader, cql);
     const lag = await waitForConsumer(manifests, deps, timeoutS * 1000);
     if (lag.length > 0) {
       const where = lag.map((b) => `${b.topic}[${b.partition}] committed ${b.committed}, needs ${b.needed}`).join('; ');
-      throw new RapflowError('CONSUMER_BEHIND', `group ${ctx.config.kafka.consumerGroup} has not consumed what split produced after ${timeoutS} s: ${where}`);
+      throw new RapflowError('CONSUMER_BEHIND', `group ${c.kafka.consumerGroup} has not consumed what split produced after ${timeoutS} s: ${where}`);
     }
     return await reconcile(manifests, deps);
   } finally {
-    await reader.close();
+    await Promise.allSettled([reader.close(), cql?.close()]);
+  }
+}
+
+/** The whole ingest ledger of the inbox bucket as one manifest: every object's newest finished version. */
+export async function ledgerManifestOf(ctx: CliContext): Promise<Manifest> {
+  const cql = cqlOf(ctx.config);
+  try {
+    await cql.connect();
+    return ledgerManifest(await new CqlLedger(cql).entries(ctx.config.s3.inboxBucket));
+  } finally {
+    await cql.close();
   }
 }
 
@@ -84,14 +124,15 @@ export function formatVerify(report: VerifyReport): string {
 export function registerVerify(program: Command, ctx: CliContext): void {
   program
     .command('verify')
-    .description('wait until the consumer has committed past what split produced, then check each file: records produced == rows readable (or dead-lettered); with SINK=stargate, and documents')
-    .requiredOption('--manifest <paths...>', 'split manifests: files or folders of them')
-    .option('--timeout <seconds>', 'how long to wait for the consumer to catch up', '120')
+    .description('check each file: records produced == rows readable (or dead-lettered); with SINK=stargate, and documents. --manifest: the files of split manifests, once the consumer has committed past them; --all: every file of the ingest ledger, as the store holds them now')
+    .option('--manifest <paths...>', 'split manifests: files or folders of them')
+    .option('--all', 'every file the ingest ledger has split or quarantined (the newest version of each object in the inbox bucket), without waiting for a consumer')
+    .option('--timeout <seconds>', 'how long to wait for the consumer to catch up (with --manifest)', '120')
     .option('--json', 'machine-readable report')
-    .action(async (opts: { manifest: string[]; timeout: string; json?: boolean }) => {
+    .action(async (opts: { manifest?: string[]; all?: boolean; timeout: string; json?: boolean }) => {
       const timeout = seconds(opts.timeout, '--timeout');
-      const manifests = await loadManifests(opts.manifest);
-      const report = await verifyManifests(ctx, manifests, timeout);
+      if (Boolean(opts.all) === Boolean(opts.manifest)) throw new RapflowError('CONFIG_INVALID', 'verify what: pass --manifest <files> (what split produced) or --all (the whole ingest ledger), one of the two');
+      const report = opts.all ? await verifyManifests(ctx, [await ledgerManifestOf(ctx)], 0) : await verifyManifests(ctx, await loadManifests(opts.manifest!), timeout);
       ctx.out(opts.json ? JSON.stringify(report, null, 2) : formatVerify(report));
       if (!report.ok) {
         const bad = report.files.filter((f) => f.status === 'mismatch');

@@ -69,6 +69,11 @@ export class CqlLedger implements Ledger {
     return out;
   }
 
+  /** Every entry of a bucket, each version of each object (verify --all reads them all). */
+  entries(bucket: string): Promise<LedgerEntry[]> {
+    return this.readPartition(bucket);
+  }
+
   async finished(bucket: string): Promise<Map<string, Set<string>>> {
     const out = new Map<string, Set<string>>();
     for (const e of await this.readPartition(bucket)) {

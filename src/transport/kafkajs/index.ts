@@ -34,4 +34,5 @@ export class KafkajsTransport implements KafkaTransport {
   ping = () => admin.ping(this.kafka);
   producer = () => recordSender(this.kafka);
   partitionCounts = (topics: string[]) => admin.partitionCounts(this.kafka, topics);
+  offsetRanges = async (topic: string) => (await admin.topicEnds(this.kafka, topic)).map(({ partition, low, high }) => ({ partition, low, high }));
 }

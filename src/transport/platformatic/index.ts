@@ -20,4 +20,5 @@ export class PlatformaticTransport implements KafkaTransport {
   ping = () => admin.ping(this.settings);
   producer = () => recordSender(this.settings);
   partitionCounts = (topics: string[]) => admin.partitionCounts(this.settings, topics);
+  offsetRanges = async (topic: string) => (await admin.topicEnds(this.settings, topic)).map(({ partition, low, high }) => ({ partition, low: low.toString(), high: high.toString() }));
 }
