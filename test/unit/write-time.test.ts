@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { EncodeResult } from '../../src/pipeline/encode.js';
 import type { Claim, Ledger } from '../../src/pipeline/ledger.js';
 import { splitAll } from '../../src/pipeline/split.js';
-import { CqlSink, type CqlWriter } from '../../src/store/cql/writer.js';
+import { CqlSink, rowWriteTime, writeTimeFloors, type ColumnDrop, type CqlWriter } from '../../src/store/cql/writer.js';
 import { rowsOfRecords } from '../../src/store/tables.js';
 import { HEADER, writeTimeOf } from '../../src/transport/topics.js';
 import type { OutRecord } from '../../src/transport/types.js';
@@ -70,15 +70,27 @@ describe('split', () => {
   });
 });
 
-/** A CqlWriter that records what it is asked to run. */
-function recorder() {
+/**
+ * A CqlWriter that records the writes it is asked to run, and answers the sink's read of
+ * system_schema.dropped_columns with `drops` (the only other statement the sink runs).
+ */
+function recorder(drops: ColumnDrop[] = []) {
   const calls: { query: string; params: unknown[] }[][] = [];
+  const schemaReads: unknown[][] = [];
   const cql: CqlWriter = {
     settings: { keyspace: 'ks' },
-    execute: (query: string, params?: unknown) => (calls.push([{ query, params: params as unknown[] }]), Promise.resolve(undefined as never)),
+    execute: (query: string, params?: unknown) => {
+      if (query.includes('system_schema.dropped_columns')) {
+        schemaReads.push(params as unknown[]);
+        const rows = drops.map((d) => ({ get: (c: string) => (c === 'table_name' ? d.table : c === 'dropped_time' ? d.droppedAt : undefined) }));
+        return Promise.resolve({ rows } as never);
+      }
+      calls.push([{ query, params: params as unknown[] }]);
+      return Promise.resolve(undefined as never);
+    },
     batch: (queries: { query: string; params: unknown[] }[]) => (calls.push(queries), Promise.resolve()),
   };
-  return { cql, calls };
+  return { cql, calls, schemaReads };
 }
 
 const artist = (name: string) => ({ id: 'a1', slug: 'a', name, realName: null, origin: null, genres: [], activeSince: null, bio: null });
@@ -96,11 +108,12 @@ describe('the CQL sink', () => {
     expect(params.slice(0, -1)).toEqual(['a1', 'a', 'MC Quorum', null, null, [], null, null]);
   });
 
-  it('writes a record without a version time as before: no timestamp, the write takes its own', async () => {
-    const { cql, calls } = recorder();
+  it('writes a record without a version time as before: no timestamp, the write takes its own, and no floor is read', async () => {
+    const { cql, calls, schemaReads } = recorder([{ table: 'artists', droppedAt: new Date('2026-12-07T00:00:00.000Z') }]);
     await new CqlSink(cql).write([{ name: 'Artist', record: artist('MC Quorum') }]);
     expect(calls[0]![0]!.query).not.toContain('USING TIMESTAMP');
     expect(calls[0]![0]!.params).toHaveLength(8);
+    expect(schemaReads).toEqual([]);
   });
 
   it('gives each row in a batch the time of its own record (two versions of a song in one batch)', async () => {
@@ -126,5 +139,65 @@ describe('the CQL sink', () => {
       ['songs', 42],
       ['songs_by_artist', 42],
     ]);
+  });
+});
+
+describe('the write-time floor after a column drop', () => {
+  const drop = (table: string, iso: string): ColumnDrop => ({ table, droppedAt: new Date(iso) });
+
+  it('is, per table, the next whole millisecond after its latest drop, in microseconds', () => {
+    const floors = writeTimeFloors([
+      drop('lyric_lines', '2026-12-07T01:00:00.250Z'),
+      drop('lyric_lines', '2026-12-07T01:05:00.000Z'), // a second column, dropped later
+      drop('lyric_lines', '2026-12-07T00:59:00.999Z'),
+      drop('songs', '2026-12-01T00:00:00.000Z'),
+    ]);
+    expect(floors).toEqual(
+      new Map([
+        ['lyric_lines', (Date.UTC(2026, 11, 7, 1, 5, 0) + 1) * 1000],
+        ['songs', (Date.UTC(2026, 11, 1) + 1) * 1000],
+      ]),
+    );
+    expect(writeTimeFloors([])).toEqual(new Map());
+  });
+
+  it('raises a version time below it to it, leaves one above it, and gives no time to a row that has none', () => {
+    expect(rowWriteTime(5_000_000, 7_000_001)).toBe(7_000_001);
+    expect(rowWriteTime(7_000_001, 7_000_001)).toBe(7_000_001);
+    expect(rowWriteTime(9_000_000, 7_000_001)).toBe(9_000_000);
+    expect(rowWriteTime(5_000_000, undefined)).toBe(5_000_000);
+    expect(rowWriteTime(undefined, 7_000_001)).toBeUndefined();
+  });
+
+  it('writes the rows of a table with a dropped column at its floor when older, its own time when newer; other tables at their version time', async () => {
+    const dropped = '2026-12-07T01:00:00.250Z';
+    const floor = (Date.parse(dropped) + 1) * 1000;
+    const before = Date.UTC(2026, 0, 1) * 1000;
+    const after = Date.UTC(2026, 11, 7, 2) * 1000;
+    const { cql, calls, schemaReads } = recorder([drop('lyric_lines', dropped)]);
+    await new CqlSink(cql, { concurrency: 1, batchRows: 64, batchBytes: 4 * 1024 }).write([
+      { name: 'LyricLine', record: line(1, 'replayed'), writeTime: before },
+      { name: 'Artist', record: artist('MC Quorum'), writeTime: before },
+      { name: 'LyricLine', record: line(2, 'uploaded after the drop'), writeTime: after },
+    ]);
+    expect(schemaReads).toEqual([['ks']]);
+    // [table, the line's text or the artist's name, write time]
+    const written = calls.flat().map((s) => [s.query.split(' ')[2], s.query.includes('lyric_lines') ? s.params.at(-2) : s.params[2], s.params.at(-1)]);
+    expect(written).toEqual([
+      ['ks.lyric_lines', 'replayed', floor],
+      ['ks.lyric_lines', 'uploaded after the drop', after],
+      ['ks.artists', 'MC Quorum', before],
+    ]);
+  });
+
+  it('reads the floors again for every write, so a drop made while the sink runs is seen', async () => {
+    const drops: ColumnDrop[] = [];
+    const { cql, calls } = recorder(drops);
+    const sink = new CqlSink(cql);
+    const t = Date.UTC(2026, 0, 1) * 1000;
+    await sink.write([{ name: 'LyricLine', record: line(1, 'first'), writeTime: t }]);
+    drops.push(drop('lyric_lines', '2026-12-07T01:00:00.000Z'));
+    await sink.write([{ name: 'LyricLine', record: line(1, 'second'), writeTime: t }]);
+    expect(calls.map((c) => c[0]!.params.at(-1))).toEqual([t, (Date.UTC(2026, 11, 7, 1) + 1) * 1000]);
   });
 });

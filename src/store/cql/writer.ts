@@ -28,6 +28,44 @@ export interface SinkLimits {
 
 export const DEFAULT_SINK_LIMITS: SinkLimits = { concurrency: 32, batchRows: 64, batchBytes: 4 * 1024 };
 
+/** A column drop as `system_schema.dropped_columns` records it: the table and when (milliseconds). */
+export interface ColumnDrop {
+  table: string;
+  droppedAt: Date;
+}
+
+/**
+ * The least write time (microseconds) at which a cell of each table can still be read. Cassandra
+ * hides every cell of a dropped column written at or before the drop, and keeps doing so after a
+ * column of that name is added again (`db init` mends a dropped column that way): a row written
+ * again at its file's older version time would stay invisible in that column. So a row is never
+ * written below the latest drop of any column of its table.
+ *
+ * One floor per table, not per column: one `USING TIMESTAMP` covers a whole statement. It is the
+ * next whole millisecond after the drop, not the drop plus 1 µs: `dropped_time` keeps milliseconds,
+ * while the node that ran the drop stamped it in microseconds (the millisecond times 1000, plus a
+ * counter when several statements share the millisecond), which it may hold until it restarts.
+ */
+export function writeTimeFloors(drops: readonly ColumnDrop[]): Map<string, number> {
+  const floors = new Map<string, number>();
+  for (const d of drops) {
+    const floor = (d.droppedAt.getTime() + 1) * 1000;
+    if (floor > (floors.get(d.table) ?? -Infinity)) floors.set(d.table, floor);
+  }
+  return floors;
+}
+
+/**
+ * The time a row is written at: its record's version time, raised to its table's floor
+ * (writeTimeFloors). Versions older than the floor then tie there and are no longer ordered among
+ * themselves (docs/data-design.md, "Write time"); every version after it keeps its own time. A row
+ * without a version time has none: the write takes its own, later than any drop already made.
+ */
+export function rowWriteTime(writeTime: number | undefined, floor: number | undefined): number | undefined {
+  if (writeTime === undefined) return undefined;
+  return floor === undefined ? writeTime : Math.max(writeTime, floor);
+}
+
 /**
  * Groups rows into the requests that write them: the rows of one partition of a table that has
  * several rows per partition (lyric lines by song) in batches within `limits`, every other row on
@@ -94,6 +132,11 @@ export class CqlSink implements RecordSink {
    * safe to repeat: the same rows again.
    */
   async writeRows(rows: Row[]): Promise<RowFailure[]> {
+    // Read for every call, not once at start: a consumer that keeps running while a column is
+    // dropped and added again (db init from another process) must not write under the old floor.
+    // One single-partition read of the local schema tables, and only when a row has a version time.
+    const floors = rows.some((r) => r.writeTime !== undefined) ? await this.floors() : new Map<string, number>();
+    const statement = (row: Row) => this.statement(row, rowWriteTime(row.writeTime, floors.get(row.table)));
     const groups = planWrites(rows, this.limits);
     const failures: RowFailure[] = [];
     let next = 0;
@@ -101,10 +144,10 @@ export class CqlSink implements RecordSink {
     const attempt = async (indexes: number[]): Promise<RapflowError | undefined> => {
       try {
         if (indexes.length === 1) {
-          const { query, params } = this.statement(rows[indexes[0]!]!);
+          const { query, params } = statement(rows[indexes[0]!]!);
           await this.cql.execute(query, params, { prepare: true });
         } else {
-          await this.cql.batch(indexes.map((i) => this.statement(rows[i]!)));
+          await this.cql.batch(indexes.map((i) => statement(rows[i]!)));
         }
         return undefined;
       } catch (err) {
@@ -142,13 +185,19 @@ export class CqlSink implements RecordSink {
     return failures;
   }
 
+  /** The write-time floor of each table of the keyspace that has had a column dropped. */
+  private async floors(): Promise<Map<string, number>> {
+    const rs = await this.cql.execute('SELECT table_name, dropped_time FROM system_schema.dropped_columns WHERE keyspace_name = ?', [this.cql.settings.keyspace], { prepare: true });
+    return writeTimeFloors(rs.rows.map((r) => ({ table: String(r.get('table_name')), droppedAt: r.get('dropped_time') as Date })));
+  }
+
   /**
-   * The row's upsert. With a write time (the record's version time) it is `USING TIMESTAMP`, so
-   * Cassandra keeps, cell by cell, the newest version whatever order versions arrive in; without one
-   * (a record split before it carried its version time), the write's own time, as before.
+   * The row's upsert. With a write time (the record's version time, see rowWriteTime) it is `USING
+   * TIMESTAMP`, so Cassandra keeps, cell by cell, the newest version whatever order versions arrive
+   * in; without one (a record split before it carried its version time), the write's own time, as before.
    */
-  private statement(row: Row): { query: string; params: unknown[] } {
-    const timed = row.writeTime !== undefined;
+  private statement(row: Row, writeTime: number | undefined): { query: string; params: unknown[] } {
+    const timed = writeTime !== undefined;
     const id = timed ? `${row.table} timed` : row.table;
     // rowsOf gives every row of a table the same columns in the same order.
     let query = this.queries.get(id);
@@ -157,7 +206,7 @@ export class CqlSink implements RecordSink {
       query = `INSERT INTO ${this.cql.settings.keyspace}.${row.table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})${timed ? ' USING TIMESTAMP ?' : ''}`;
       this.queries.set(id, query);
     }
-    return { query, params: timed ? [...Object.values(row.values), row.writeTime] : Object.values(row.values) };
+    return { query, params: timed ? [...Object.values(row.values), writeTime] : Object.values(row.values) };
   }
 
   private refusal(row: Row, e: RapflowError): RapflowError {
