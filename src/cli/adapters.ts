@@ -83,7 +83,7 @@ export async function sinkOf(c: Config, log?: Logger): Promise<OpenSink> {
   await cql.connect();
   return {
     kind: 'cql',
-    sink: new CqlSink(cql),
+    sink: new CqlSink(cql, undefined, log),
     check: async () => {
       await cql.execute('SELECT release_version FROM system.local');
     },

@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import type { EncodeResult } from '../../src/pipeline/encode.js';
 import type { Claim, Ledger } from '../../src/pipeline/ledger.js';
 import { splitAll } from '../../src/pipeline/split.js';
-import { CqlSink, rowWriteTime, writeTimeFloors, type ColumnDrop, type CqlWriter } from '../../src/store/cql/writer.js';
-import { rowsOfRecords } from '../../src/store/tables.js';
+import { CqlSink, UNTIMED_WARNING, rowWriteTime, writeTimeFloors, type ColumnDrop, type CqlWriter } from '../../src/store/cql/writer.js';
+import { columnFit, rowsOfRecords, TABLE_DEFS, untimedTables, type FoundColumn } from '../../src/store/tables.js';
 import { HEADER, writeTimeOf } from '../../src/transport/topics.js';
 import type { OutRecord } from '../../src/transport/types.js';
 import { RapflowError } from '../../src/errors.js';
@@ -71,10 +71,11 @@ describe('split', () => {
 });
 
 /**
- * A CqlWriter that records the writes it is asked to run, and answers the sink's read of
- * system_schema.dropped_columns with `drops` (the only other statement the sink runs).
+ * A CqlWriter that records the writes it is asked to run, and answers the sink's reads of
+ * system_schema.dropped_columns with `drops` and of system_schema.columns with `columns` (the only
+ * other statements the sink runs).
  */
-function recorder(drops: ColumnDrop[] = []) {
+function recorder(drops: ColumnDrop[] = [], columns: FoundColumn[] = []) {
   const calls: { query: string; params: unknown[] }[][] = [];
   const schemaReads: unknown[][] = [];
   const cql: CqlWriter = {
@@ -83,6 +84,10 @@ function recorder(drops: ColumnDrop[] = []) {
       if (query.includes('system_schema.dropped_columns')) {
         schemaReads.push(params as unknown[]);
         const rows = drops.map((d) => ({ get: (c: string) => (c === 'table_name' ? d.table : c === 'dropped_time' ? d.droppedAt : undefined) }));
+        return Promise.resolve({ rows } as never);
+      }
+      if (query.includes('system_schema.columns')) {
+        const rows = columns.map((f) => ({ get: (c: string) => (c === 'table_name' ? f.table : c === 'column_name' ? f.column : c === 'type' ? f.type : undefined) }));
         return Promise.resolve({ rows } as never);
       }
       calls.push([{ query, params: params as unknown[] }]);
@@ -199,5 +204,62 @@ describe('the write-time floor after a column drop', () => {
     drops.push(drop('lyric_lines', '2026-12-07T01:00:00.000Z'));
     await sink.write([{ name: 'LyricLine', record: line(1, 'second'), writeTime: t }]);
     expect(calls.map((c) => c[0]!.params.at(-1))).toEqual([t, (Date.UTC(2026, 11, 7, 1) + 1) * 1000]);
+  });
+});
+
+describe('list columns: frozen in new tables, and tables made before written without a version time', () => {
+  // A table as system_schema.columns lists it, with its list columns of type `list`.
+  const columnsOf = (table: string, list: string): FoundColumn[] =>
+    TABLE_DEFS.find((t) => t.name === table)!.columns.map(([column, type]) => ({ table, column, type: type === 'frozen<list<text>>' ? list : type }));
+
+  it('the datamodel types every list frozen', () => {
+    const lists = TABLE_DEFS.flatMap((t) => t.columns.filter(([, type]) => type.includes('list')).map(([n, type]) => `${t.name}.${n} ${type}`));
+    expect(lists).toEqual(['songs.featuring frozen<list<text>>', 'songs.tags frozen<list<text>>', 'artists.genres frozen<list<text>>', 'meetups.performers frozen<list<text>>']);
+  });
+
+  it('columnFit: a non-frozen list where a frozen one is wanted is a legacy list, kept; any other difference is refused', () => {
+    expect(columnFit('frozen<list<text>>', 'frozen<list<text>>')).toBe('same');
+    expect(columnFit('frozen<list<varchar>>', 'frozen<list<text>>')).toBe('same'); // Stargate's spelling
+    expect(columnFit('list<text>', 'frozen<list<text>>')).toBe('legacy-list');
+    expect(columnFit('set<text>', 'frozen<list<text>>')).toBe('other');
+    expect(columnFit('frozen<list<int>>', 'frozen<list<text>>')).toBe('other');
+    expect(columnFit('list<text>', 'text')).toBe('other');
+    expect(columnFit('varchar', 'text')).toBe('same');
+  });
+
+  it('untimedTables names the tables with a non-frozen list, and their lists; tables with frozen lists or none write with a time', () => {
+    const found = [...columnsOf('songs', 'list<text>'), ...columnsOf('artists', 'frozen<list<text>>'), ...columnsOf('meetups', 'list<text>'), ...columnsOf('lyric_lines', '')];
+    expect(untimedTables(found)).toEqual(
+      new Map([
+        ['songs', ['featuring', 'tags']],
+        ['meetups', ['performers']],
+      ]),
+    );
+    expect(untimedTables([])).toEqual(new Map());
+  });
+
+  it('the sink writes a legacy table without USING TIMESTAMP and warns once per table; a table with frozen lists keeps its time', async () => {
+    const { cql, calls } = recorder([], [...columnsOf('artists', 'list<text>'), ...columnsOf('lyric_lines', '')]);
+    const warnings: { obj: Record<string, unknown>; msg: string }[] = [];
+    const log = { warn: (obj: Record<string, unknown>, msg: string) => warnings.push({ obj, msg }) } as never;
+    const sink = new CqlSink(cql, { concurrency: 1, batchRows: 64, batchBytes: 4 * 1024 }, log);
+    const t = Date.UTC(2026, 0, 1) * 1000;
+    for (let i = 0; i < 2; i++) {
+      await sink.write([
+        { name: 'Artist', record: artist('MC Quorum'), writeTime: t },
+        { name: 'LyricLine', record: line(1, 'words'), writeTime: t },
+      ]);
+    }
+    const written = calls.flat().map((s) => [s.query.split(' ')[2], s.query.includes('USING TIMESTAMP') ? s.params.at(-1) : 'own time']);
+    expect(written).toEqual([
+      ['ks.artists', 'own time'],
+      ['ks.lyric_lines', t],
+      ['ks.artists', 'own time'],
+      ['ks.lyric_lines', t],
+    ]);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.msg).toBe(UNTIMED_WARNING);
+    expect(warnings[0]!.obj).toMatchObject({ table: 'ks.artists', columns: ['genres'] });
+    expect(String(warnings[0]!.obj.todo)).toContain('rapflow backfill');
   });
 });

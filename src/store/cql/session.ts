@@ -1,7 +1,7 @@
 // Cassandra over CQL (cassandra-driver): sessions, schema bootstrap, and driver errors turned into ours.
 import cassandra from 'cassandra-driver';
 import { RapflowError } from '../../errors.js';
-import { retypeRefused, sameType, type TableDef } from '../tables.js';
+import { columnFit, retypeRefused, type TableDef } from '../tables.js';
 import { CLUSTER } from '../../config/cluster.js';
 
 export interface CqlSettings {
@@ -132,7 +132,9 @@ export class CqlSession {
   /**
    * Adds the columns the datamodel has and a table lacks (a new optional Avro field, such as Song
    * v2's bpm). It never drops or retypes a column: a column of another type is refused with the
-   * reason. Returns `table.column` of each column added.
+   * reason, except a non-frozen list where the datamodel now has a frozen one (a table made before:
+   * kept, and written without a version time, see untimedTables). A list added is frozen. Returns
+   * `table.column` of each column added.
    */
   async addMissingColumns(defs: readonly TableDef[]): Promise<string[]> {
     const ks = this.settings.keyspace;
@@ -145,7 +147,7 @@ export class CqlSession {
         if (found === undefined) {
           await this.execute(`ALTER TABLE ${ks}.${t.name} ADD ${name} ${type}`);
           added.push(`${t.name}.${name}`);
-        } else if (sameType(found) !== type) {
+        } else if (columnFit(found, type) === 'other') {
           throw retypeRefused(ks, t.name, name, found, type);
         }
       }

@@ -3,7 +3,8 @@
 import { RapflowError } from '../../errors.js';
 import type { CqlSession } from './session.js';
 import type { Decoded, RecordFailure, RecordSink } from '../../pipeline/consume.js';
-import { byRecord, partitionKeyOf, rowsOfRecords, type Row } from '../tables.js';
+import type { Logger } from '../../observability/logger.js';
+import { byRecord, partitionKeyOf, rowsOfRecords, untimedTables, type Row } from '../tables.js';
 
 export interface RowFailure {
   index: number;
@@ -111,12 +112,18 @@ function estimateBytes(row: Row): number {
   return n;
 }
 
+/** The warning for a table written without a version time; exported for the tests. */
+export const UNTIMED_WARNING = 'table has non-frozen list columns: written without the version time (last write wins by arrival), so writing a version again does not duplicate list elements';
+
 export class CqlSink implements RecordSink {
   private readonly queries = new Map<string, string>();
+  /** Tables already warned about (untimedTables): once per table per sink. */
+  private readonly warned = new Set<string>();
 
   constructor(
     private readonly cql: CqlWriter,
     private readonly limits: SinkLimits = DEFAULT_SINK_LIMITS,
+    private readonly log?: Pick<Logger, 'warn'>,
   ) {}
 
   /** Writes the rows of every record; a record fails when one of its rows does. */
@@ -135,8 +142,12 @@ export class CqlSink implements RecordSink {
     // Read for every call, not once at start: a consumer that keeps running while a column is
     // dropped and added again (db init from another process) must not write under the old floor.
     // One single-partition read of the local schema tables, and only when a row has a version time.
-    const floors = rows.some((r) => r.writeTime !== undefined) ? await this.floors() : new Map<string, number>();
-    const statement = (row: Row) => this.statement(row, rowWriteTime(row.writeTime, floors.get(row.table)));
+    // The same for the tables whose lists are not frozen (made before they were): those are
+    // written without a version time, so a version written twice does not duplicate list elements.
+    const timed = rows.some((r) => r.writeTime !== undefined);
+    const floors = timed ? await this.floors() : new Map<string, number>();
+    const untimed = timed ? await this.untimed(rows) : new Set<string>();
+    const statement = (row: Row) => this.statement(row, untimed.has(row.table) ? undefined : rowWriteTime(row.writeTime, floors.get(row.table)));
     const groups = planWrites(rows, this.limits);
     const failures: RowFailure[] = [];
     let next = 0;
@@ -189,6 +200,30 @@ export class CqlSink implements RecordSink {
   private async floors(): Promise<Map<string, number>> {
     const rs = await this.cql.execute('SELECT table_name, dropped_time FROM system_schema.dropped_columns WHERE keyspace_name = ?', [this.cql.settings.keyspace], { prepare: true });
     return writeTimeFloors(rs.rows.map((r) => ({ table: String(r.get('table_name')), droppedAt: r.get('dropped_time') as Date })));
+  }
+
+  /**
+   * The tables of `rows` whose list columns are not frozen (untimedTables), each warned about once
+   * with what to do to get version order.
+   */
+  private async untimed(rows: Row[]): Promise<Set<string>> {
+    const ks = this.cql.settings.keyspace;
+    const rs = await this.cql.execute('SELECT table_name, column_name, type FROM system_schema.columns WHERE keyspace_name = ?', [ks], { prepare: true });
+    const found = rs.rows.map((r) => ({ table: String(r.get('table_name')), column: String(r.get('column_name')), type: String(r.get('type')) }));
+    const untimed = untimedTables(found);
+    for (const [table, columns] of untimed) {
+      if (this.warned.has(table) || !rows.some((r) => r.table === table)) continue;
+      this.warned.add(table);
+      this.log?.warn(
+        {
+          table: `${ks}.${table}`,
+          columns,
+          todo: 'for version order (a replayed older version never overwriting a newer one), write to a new keyspace: CASSANDRA_KEYSPACE=<new> rapflow db init, then rapflow backfill',
+        },
+        UNTIMED_WARNING,
+      );
+    }
+    return new Set(untimed.keys());
   }
 
   /**
