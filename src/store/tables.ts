@@ -173,6 +173,17 @@ export function columnFit(found: string, wanted: ColumnType): 'same' | 'legacy-l
   return wanted.startsWith('frozen<') && `frozen<${f}>` === wanted ? 'legacy-list' : 'other';
 }
 
+/**
+ * The type `db init` adds a missing column as: the datamodel's, except where a non-frozen list of
+ * that name was dropped from the table (`droppedType`, from `system_schema.dropped_columns`):
+ * Cassandra refuses to add a column again under a dropped name with another type ("Cannot re-add
+ * previously dropped column ... incompatible with previous type list<text>"), so it comes back
+ * non-frozen, and the table is written as one made before (untimedTables).
+ */
+export function typeToAdd(wanted: ColumnType, droppedType: string | undefined): string {
+  return droppedType !== undefined && columnFit(droppedType, wanted) === 'legacy-list' ? droppedType : wanted;
+}
+
 /** A column as `system_schema.columns` lists it. */
 export interface FoundColumn {
   table: string;

@@ -107,6 +107,14 @@ describe('a new keyspace: frozen lists, written at the version time', () => {
     expect(after).toEqual(times);
     expect(run.consume + run.backfill).not.toContain(UNTIMED_WARNING);
   });
+
+  it('db init adds a dropped list column again frozen', async () => {
+    await cql.execute(`ALTER TABLE ${ks}.songs DROP tags`);
+    const init = await rapflow(['db', 'init'], env);
+    expect(init.code, init.stderr).toBe(0);
+    expect(init.stdout).toContain('columns added for the datamodel: songs.tags');
+    expect(await listTypes(cql, ks)).toEqual(LIST_COLUMNS.map((c) => `${c} frozen<list<text>>`));
+  });
 });
 
 describe('a keyspace made before lists were frozen (non-frozen lists)', () => {
@@ -154,5 +162,13 @@ describe('a keyspace made before lists were frozen (non-frozen lists)', () => {
       expect(warnings.map((w) => `${w.table} ${w.columns.join(',')}`).sort()).toEqual([`${ks}.artists genres`, `${ks}.meetups performers`, `${ks}.songs featuring,tags`]);
       expect(warnings[0]!.todo).toContain('rapflow db init, then rapflow backfill');
     }
+  });
+
+  it('db init adds a dropped non-frozen list again as it was: Cassandra refuses another type under a dropped name', async () => {
+    await cql.execute(`ALTER TABLE ${ks}.songs DROP tags`);
+    const again = await rapflow(['db', 'init'], env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('columns added for the datamodel: songs.tags');
+    expect(await listTypes(cql, ks)).toEqual(LIST_COLUMNS.map((c) => `${c} list<text>`));
   });
 });

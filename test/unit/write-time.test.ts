@@ -8,7 +8,7 @@ import type { EncodeResult } from '../../src/pipeline/encode.js';
 import type { Claim, Ledger } from '../../src/pipeline/ledger.js';
 import { splitAll } from '../../src/pipeline/split.js';
 import { CqlSink, UNTIMED_WARNING, rowWriteTime, writeTimeFloors, type ColumnDrop, type CqlWriter } from '../../src/store/cql/writer.js';
-import { columnFit, rowsOfRecords, TABLE_DEFS, untimedTables, type FoundColumn } from '../../src/store/tables.js';
+import { columnFit, rowsOfRecords, TABLE_DEFS, typeToAdd, untimedTables, type FoundColumn } from '../../src/store/tables.js';
 import { HEADER, writeTimeOf } from '../../src/transport/topics.js';
 import type { OutRecord } from '../../src/transport/types.js';
 import { RapflowError } from '../../src/errors.js';
@@ -225,6 +225,13 @@ describe('list columns: frozen in new tables, and tables made before written wit
     expect(columnFit('frozen<list<int>>', 'frozen<list<text>>')).toBe('other');
     expect(columnFit('list<text>', 'text')).toBe('other');
     expect(columnFit('varchar', 'text')).toBe('same');
+  });
+
+  it('db init adds a missing list frozen, but as it was when a non-frozen list of that name was dropped (Cassandra refuses another type)', () => {
+    expect(typeToAdd('frozen<list<text>>', undefined)).toBe('frozen<list<text>>');
+    expect(typeToAdd('frozen<list<text>>', 'frozen<list<text>>')).toBe('frozen<list<text>>');
+    expect(typeToAdd('frozen<list<text>>', 'list<text>')).toBe('list<text>');
+    expect(typeToAdd('text', 'int')).toBe('text');
   });
 
   it('untimedTables names the tables with a non-frozen list, and their lists; tables with frozen lists or none write with a time', () => {
