@@ -92,7 +92,10 @@ describe('a new keyspace: frozen lists, written at the version time', () => {
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('db init makes every list column frozen<list<text>>', async () => {
+  it('db init makes every list column frozen<list<text>>, with no warning', async () => {
+    const again = await rapflow(['db', 'init'], env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).not.toContain('non-frozen');
     expect(await listTypes(cql, ks)).toEqual(LIST_COLUMNS.map((c) => `${c} frozen<list<text>>`));
   });
 
@@ -140,8 +143,10 @@ describe('a keyspace made before lists were frozen (non-frozen lists)', () => {
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('db init accepts the non-frozen lists and keeps them', async () => {
+  it('db init accepts the non-frozen lists, keeps them, and says what that means', async () => {
     expect(init.code, init.stderr).toBe(0);
+    expect(init.stderr).toContain(`db init: warning: songs (featuring, tags), artists (genres), meetups (performers) of keyspace ${ks} have non-frozen lists`);
+    expect(init.stderr).toContain('CASSANDRA_KEYSPACE=<new> rapflow db init, then rapflow backfill');
     expect(await listTypes(cql, ks)).toEqual(LIST_COLUMNS.map((c) => `${c} list<text>`));
   });
 

@@ -1,7 +1,7 @@
 // Cassandra over CQL (cassandra-driver): sessions, schema bootstrap, and driver errors turned into ours.
 import cassandra from 'cassandra-driver';
 import { RapflowError } from '../../errors.js';
-import { columnFit, retypeRefused, typeToAdd, type TableDef } from '../tables.js';
+import { columnFit, retypeRefused, typeToAdd, type FoundColumn, type TableDef } from '../tables.js';
 import { CLUSTER } from '../../config/cluster.js';
 
 export interface CqlSettings {
@@ -138,8 +138,7 @@ export class CqlSession {
    */
   async addMissingColumns(defs: readonly TableDef[]): Promise<string[]> {
     const ks = this.settings.keyspace;
-    const rs = await this.execute('SELECT table_name, column_name, type FROM system_schema.columns WHERE keyspace_name = ?', [ks], { prepare: true });
-    const have = new Map(rs.rows.map((r) => [`${String(r.get('table_name'))}.${String(r.get('column_name'))}`, String(r.get('type'))]));
+    const have = new Map((await columnsOf(this, ks)).map((c) => [`${c.table}.${c.column}`, c.type]));
     const drops = await this.execute('SELECT table_name, column_name, type FROM system_schema.dropped_columns WHERE keyspace_name = ?', [ks], { prepare: true });
     const dropped = new Map(drops.rows.map((r) => [`${String(r.get('table_name'))}.${String(r.get('column_name'))}`, String(r.get('type'))]));
     const added: string[] = [];
@@ -160,6 +159,12 @@ export class CqlSession {
   async close(): Promise<void> {
     await this.client.shutdown();
   }
+}
+
+/** Every column of the keyspace's tables with its CQL type, from the local schema tables. */
+export async function columnsOf(cql: Pick<CqlSession, 'execute'>, keyspace: string): Promise<FoundColumn[]> {
+  const rs = await cql.execute('SELECT table_name, column_name, type FROM system_schema.columns WHERE keyspace_name = ?', [keyspace], { prepare: true });
+  return rs.rows.map((r) => ({ table: String(r.get('table_name')), column: String(r.get('column_name')), type: String(r.get('type')) }));
 }
 
 /** A statement as errors name it: its verb and the table it is about (`SELECT ... FROM ks.songs`). */

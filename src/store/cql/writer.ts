@@ -1,7 +1,7 @@
 // The CQL sink: rows upserted with prepared statements; rows of one partition go together as one
 // unlogged batch (one mutation), at most `concurrency` requests in flight.
 import { RapflowError } from '../../errors.js';
-import type { CqlSession } from './session.js';
+import { columnsOf, type CqlSession } from './session.js';
 import type { Decoded, RecordFailure, RecordSink } from '../../pipeline/consume.js';
 import type { Logger } from '../../observability/logger.js';
 import { byRecord, partitionKeyOf, rowsOfRecords, untimedTables, type Row } from '../tables.js';
@@ -208,9 +208,7 @@ export class CqlSink implements RecordSink {
    */
   private async untimed(rows: Row[]): Promise<Set<string>> {
     const ks = this.cql.settings.keyspace;
-    const rs = await this.cql.execute('SELECT table_name, column_name, type FROM system_schema.columns WHERE keyspace_name = ?', [ks], { prepare: true });
-    const found = rs.rows.map((r) => ({ table: String(r.get('table_name')), column: String(r.get('column_name')), type: String(r.get('type')) }));
-    const untimed = untimedTables(found);
+    const untimed = untimedTables(await columnsOf(this.cql, ks));
     for (const [table, columns] of untimed) {
       if (this.warned.has(table) || !rows.some((r) => r.table === table)) continue;
       this.warned.add(table);
