@@ -9,10 +9,10 @@ import type { RapReader } from '../read/reader.js';
 import type { RecordSink } from '../pipeline/consume.js';
 import { StargateClient } from '../store/stargate/client.js';
 import { StargateReader } from '../store/stargate/reader.js';
-import { CqlSession } from '../store/cql/session.js';
+import { columnsOf, CqlSession } from '../store/cql/session.js';
 import { LEDGER_TABLE } from '../store/cql/ledger.js';
 import { REPLAYS_TABLE } from '../store/cql/replays.js';
-import { TABLE_DEFS, TABLES } from '../store/tables.js';
+import { TABLE_DEFS, TABLES, untimedTables } from '../store/tables.js';
 import { CqlSink } from '../store/cql/writer.js';
 import { ensureStargateSchema, type SchemaOutcome } from '../store/stargate/schema.js';
 import { StargateSink } from '../store/stargate/writer.js';
@@ -83,7 +83,7 @@ export async function sinkOf(c: Config, log?: Logger): Promise<OpenSink> {
   await cql.connect();
   return {
     kind: 'cql',
-    sink: new CqlSink(cql),
+    sink: new CqlSink(cql, undefined, log),
     check: async () => {
       await cql.execute('SELECT release_version FROM system.local');
     },
@@ -96,7 +96,7 @@ export async function sinkOf(c: Config, log?: Logger): Promise<OpenSink> {
  * when Stargate writes, the tables and collections through Stargate's schema API first, so
  * Stargate sees them at once rather than a minute later.
  */
-export async function initSchema(c: Config, sink: SinkKind): Promise<{ stargate?: SchemaOutcome; columnsAdded: string[] }> {
+export async function initSchema(c: Config, sink: SinkKind): Promise<{ stargate?: SchemaOutcome; columnsAdded: string[]; untimed: Map<string, string[]> }> {
   let stargate: SchemaOutcome | undefined;
   if (sink === 'stargate') {
     const client = stargateOf(c);
@@ -108,7 +108,9 @@ export async function initSchema(c: Config, sink: SinkKind): Promise<{ stargate?
     await cql.bootstrap(CQL_SCHEMA);
     // Through Stargate they were added already (and CQL sees them at once); over CQL, here.
     const columnsAdded = stargate ? stargate.columnsAdded : await cql.addMissingColumns(TABLE_DEFS);
-    return { ...(stargate ? { stargate } : {}), columnsAdded };
+    // Tables made before lists were frozen: kept, and written without a version time (CqlSink).
+    const untimed = untimedTables(await columnsOf(cql, c.cassandra.keyspace));
+    return { ...(stargate ? { stargate } : {}), columnsAdded, untimed };
   } finally {
     await cql.close();
   }

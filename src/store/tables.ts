@@ -2,8 +2,12 @@
 import type { RecordName } from '../codec/schemas.js';
 import { RapflowError } from '../errors.js';
 
-/** A column type as both CQL and Stargate's schema API spell it. */
-export type ColumnType = 'uuid' | 'text' | 'int' | 'date' | 'list<text>';
+/**
+ * A column type as both CQL and Stargate's schema API spell it. Lists are frozen: one cell, so the
+ * same list written twice at the same write time is one value, not the elements of both
+ * (docs/data-design.md, "Write time").
+ */
+export type ColumnType = 'uuid' | 'text' | 'int' | 'date' | 'frozen<list<text>>';
 
 /** One table, as data: CQL DDL (`cqlDdl`) and Stargate's REST schema (`stargateTable`) are made from it. */
 export interface TableDef {
@@ -20,8 +24,8 @@ export const TABLE_DEFS: readonly TableDef[] = [
   {
     name: 'songs',
     columns: [
-      ['id', 'uuid'], ['slug', 'text'], ['title', 'text'], ['artist_id', 'uuid'], ['artist', 'text'], ['featuring', 'list<text>'], ['album', 'text'],
-      ['release_date', 'date'], ['language', 'text'], ['tags', 'list<text>'], ['sections', 'text'], ['line_count', 'int'], ['bpm', 'int'], ['source_format', 'text'],
+      ['id', 'uuid'], ['slug', 'text'], ['title', 'text'], ['artist_id', 'uuid'], ['artist', 'text'], ['featuring', 'frozen<list<text>>'], ['album', 'text'],
+      ['release_date', 'date'], ['language', 'text'], ['tags', 'frozen<list<text>>'], ['sections', 'text'], ['line_count', 'int'], ['bpm', 'int'], ['source_format', 'text'],
     ],
     partitionKey: ['id'],
     clustering: [],
@@ -42,7 +46,7 @@ export const TABLE_DEFS: readonly TableDef[] = [
   },
   {
     name: 'artists',
-    columns: [['id', 'uuid'], ['slug', 'text'], ['name', 'text'], ['real_name', 'text'], ['origin', 'text'], ['genres', 'list<text>'], ['active_since', 'int'], ['bio', 'text']],
+    columns: [['id', 'uuid'], ['slug', 'text'], ['name', 'text'], ['real_name', 'text'], ['origin', 'text'], ['genres', 'frozen<list<text>>'], ['active_since', 'int'], ['bio', 'text']],
     partitionKey: ['id'],
     clustering: [],
   },
@@ -50,7 +54,7 @@ export const TABLE_DEFS: readonly TableDef[] = [
     name: 'meetups',
     columns: [
       ['id', 'uuid'], ['slug', 'text'], ['title', 'text'], ['date', 'date'], ['venue', 'text'], ['city', 'text'], ['country', 'text'],
-      ['host_id', 'uuid'], ['host', 'text'], ['performers', 'list<text>'], ['setlist', 'text'],
+      ['host_id', 'uuid'], ['host', 'text'], ['performers', 'frozen<list<text>>'], ['setlist', 'text'],
     ],
     partitionKey: ['id'],
     clustering: [],
@@ -157,6 +161,55 @@ export function byRecord<F extends { index: number }>(failures: F[], owner: numb
 
 /** CQL spells text as varchar too. */
 export const sameType = (t: string) => t.replace(/\bvarchar\b/g, 'text');
+
+/**
+ * How a column found in a table stands to the type the datamodel wants: `same`; `legacy-list`, a
+ * non-frozen list where the datamodel wants it frozen (a table made before lists were frozen: it
+ * still works, written without a version time, see untimedTables); or `other`, which db init refuses.
+ */
+export function columnFit(found: string, wanted: ColumnType): 'same' | 'legacy-list' | 'other' {
+  const f = sameType(found.toLowerCase().replace(/\s+/g, ''));
+  if (f === wanted) return 'same';
+  return wanted.startsWith('frozen<') && `frozen<${f}>` === wanted ? 'legacy-list' : 'other';
+}
+
+/**
+ * The type `db init` adds a missing column as: the datamodel's, except where a non-frozen list of
+ * that name was dropped from the table (`droppedType`, from `system_schema.dropped_columns`):
+ * Cassandra refuses to add a column again under a dropped name with another type ("Cannot re-add
+ * previously dropped column ... incompatible with previous type list<text>"), so it comes back
+ * non-frozen, and the table is written as one made before (untimedTables).
+ */
+export function typeToAdd(wanted: ColumnType, droppedType: string | undefined): string {
+  return droppedType !== undefined && columnFit(droppedType, wanted) === 'legacy-list' ? droppedType : wanted;
+}
+
+/** A column as `system_schema.columns` lists it. */
+export interface FoundColumn {
+  table: string;
+  column: string;
+  type: string;
+}
+
+/**
+ * The tables of `defs` that must be written without a version time, each with its non-frozen list
+ * columns. A non-frozen list is a cell per element: a write at time T clears the list at T-1 and
+ * adds its elements at T, so a second write of the same version at the same T keeps the elements of
+ * both (['x', 'y'] twice became ['x', 'y', 'x', 'y']). Written at its own (later) time, each write
+ * clears the list the one before wrote: last write wins by arrival, no duplicates.
+ */
+export function untimedTables(found: readonly FoundColumn[], defs: readonly TableDef[] = TABLE_DEFS): Map<string, string[]> {
+  const types = new Map(found.map((c) => [`${c.table}.${c.column}`, c.type]));
+  const out = new Map<string, string[]>();
+  for (const t of defs) {
+    const legacy = t.columns.filter(([n, wanted]) => {
+      const type = types.get(`${t.name}.${n}`);
+      return type !== undefined && columnFit(type, wanted) === 'legacy-list';
+    });
+    if (legacy.length) out.set(t.name, legacy.map(([n]) => n));
+  }
+  return out;
+}
 
 export function retypeRefused(ks: string, table: string, column: string, found: string, wanted: string): RapflowError {
   return new RapflowError(

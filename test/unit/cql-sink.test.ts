@@ -128,5 +128,7 @@ describe('the tables as data', () => {
       tableOptions: { clusteringExpression: [{ column: 'release_date', order: 'DESC' }, { column: 'song_id', order: 'ASC' }] },
     });
     expect(stargateTable(TABLE_DEFS.find((t) => t.name === 'songs')!)).not.toHaveProperty('tableOptions');
+    // Lists as the CQL type string the schema API takes: frozen, one cell (not run against a Stargate here).
+    expect(stargateTable(TABLE_DEFS.find((t) => t.name === 'artists')!).columnDefinitions).toContainEqual({ name: 'genres', typeDefinition: 'frozen<list<text>>', static: false });
   });
 });

@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import type { EncodeResult } from '../../src/pipeline/encode.js';
 import type { Claim, Ledger } from '../../src/pipeline/ledger.js';
 import { splitAll } from '../../src/pipeline/split.js';
-import { CqlSink, type CqlWriter } from '../../src/store/cql/writer.js';
-import { rowsOfRecords } from '../../src/store/tables.js';
+import { CqlSink, UNTIMED_WARNING, rowWriteTime, writeTimeFloors, type ColumnDrop, type CqlWriter } from '../../src/store/cql/writer.js';
+import { columnFit, rowsOfRecords, TABLE_DEFS, typeToAdd, untimedTables, type FoundColumn } from '../../src/store/tables.js';
 import { HEADER, writeTimeOf } from '../../src/transport/topics.js';
 import type { OutRecord } from '../../src/transport/types.js';
 import { RapflowError } from '../../src/errors.js';
@@ -70,15 +70,32 @@ describe('split', () => {
   });
 });
 
-/** A CqlWriter that records what it is asked to run. */
-function recorder() {
+/**
+ * A CqlWriter that records the writes it is asked to run, and answers the sink's reads of
+ * system_schema.dropped_columns with `drops` and of system_schema.columns with `columns` (the only
+ * other statements the sink runs).
+ */
+function recorder(drops: ColumnDrop[] = [], columns: FoundColumn[] = []) {
   const calls: { query: string; params: unknown[] }[][] = [];
+  const schemaReads: unknown[][] = [];
   const cql: CqlWriter = {
     settings: { keyspace: 'ks' },
-    execute: (query: string, params?: unknown) => (calls.push([{ query, params: params as unknown[] }]), Promise.resolve(undefined as never)),
+    execute: (query: string, params?: unknown) => {
+      if (query.includes('system_schema.dropped_columns')) {
+        schemaReads.push(params as unknown[]);
+        const rows = drops.map((d) => ({ get: (c: string) => (c === 'table_name' ? d.table : c === 'dropped_time' ? d.droppedAt : undefined) }));
+        return Promise.resolve({ rows } as never);
+      }
+      if (query.includes('system_schema.columns')) {
+        const rows = columns.map((f) => ({ get: (c: string) => (c === 'table_name' ? f.table : c === 'column_name' ? f.column : c === 'type' ? f.type : undefined) }));
+        return Promise.resolve({ rows } as never);
+      }
+      calls.push([{ query, params: params as unknown[] }]);
+      return Promise.resolve(undefined as never);
+    },
     batch: (queries: { query: string; params: unknown[] }[]) => (calls.push(queries), Promise.resolve()),
   };
-  return { cql, calls };
+  return { cql, calls, schemaReads };
 }
 
 const artist = (name: string) => ({ id: 'a1', slug: 'a', name, realName: null, origin: null, genres: [], activeSince: null, bio: null });
@@ -96,11 +113,12 @@ describe('the CQL sink', () => {
     expect(params.slice(0, -1)).toEqual(['a1', 'a', 'MC Quorum', null, null, [], null, null]);
   });
 
-  it('writes a record without a version time as before: no timestamp, the write takes its own', async () => {
-    const { cql, calls } = recorder();
+  it('writes a record without a version time as before: no timestamp, the write takes its own, and no floor is read', async () => {
+    const { cql, calls, schemaReads } = recorder([{ table: 'artists', droppedAt: new Date('2026-12-07T00:00:00.000Z') }]);
     await new CqlSink(cql).write([{ name: 'Artist', record: artist('MC Quorum') }]);
     expect(calls[0]![0]!.query).not.toContain('USING TIMESTAMP');
     expect(calls[0]![0]!.params).toHaveLength(8);
+    expect(schemaReads).toEqual([]);
   });
 
   it('gives each row in a batch the time of its own record (two versions of a song in one batch)', async () => {
@@ -126,5 +144,129 @@ describe('the CQL sink', () => {
       ['songs', 42],
       ['songs_by_artist', 42],
     ]);
+  });
+});
+
+describe('the write-time floor after a column drop', () => {
+  const drop = (table: string, iso: string): ColumnDrop => ({ table, droppedAt: new Date(iso) });
+
+  it('is, per table, the next whole millisecond after its latest drop, in microseconds', () => {
+    const floors = writeTimeFloors([
+      drop('lyric_lines', '2026-12-07T01:00:00.250Z'),
+      drop('lyric_lines', '2026-12-07T01:05:00.000Z'), // a second column, dropped later
+      drop('lyric_lines', '2026-12-07T00:59:00.999Z'),
+      drop('songs', '2026-12-01T00:00:00.000Z'),
+    ]);
+    expect(floors).toEqual(
+      new Map([
+        ['lyric_lines', (Date.UTC(2026, 11, 7, 1, 5, 0) + 1) * 1000],
+        ['songs', (Date.UTC(2026, 11, 1) + 1) * 1000],
+      ]),
+    );
+    expect(writeTimeFloors([])).toEqual(new Map());
+  });
+
+  it('raises a version time below it to it, leaves one above it, and gives no time to a row that has none', () => {
+    expect(rowWriteTime(5_000_000, 7_000_001)).toBe(7_000_001);
+    expect(rowWriteTime(7_000_001, 7_000_001)).toBe(7_000_001);
+    expect(rowWriteTime(9_000_000, 7_000_001)).toBe(9_000_000);
+    expect(rowWriteTime(5_000_000, undefined)).toBe(5_000_000);
+    expect(rowWriteTime(undefined, 7_000_001)).toBeUndefined();
+  });
+
+  it('writes the rows of a table with a dropped column at its floor when older, its own time when newer; other tables at their version time', async () => {
+    const dropped = '2026-12-07T01:00:00.250Z';
+    const floor = (Date.parse(dropped) + 1) * 1000;
+    const before = Date.UTC(2026, 0, 1) * 1000;
+    const after = Date.UTC(2026, 11, 7, 2) * 1000;
+    const { cql, calls, schemaReads } = recorder([drop('lyric_lines', dropped)]);
+    await new CqlSink(cql, { concurrency: 1, batchRows: 64, batchBytes: 4 * 1024 }).write([
+      { name: 'LyricLine', record: line(1, 'replayed'), writeTime: before },
+      { name: 'Artist', record: artist('MC Quorum'), writeTime: before },
+      { name: 'LyricLine', record: line(2, 'uploaded after the drop'), writeTime: after },
+    ]);
+    expect(schemaReads).toEqual([['ks']]);
+    // [table, the line's text or the artist's name, write time]
+    const written = calls.flat().map((s) => [s.query.split(' ')[2], s.query.includes('lyric_lines') ? s.params.at(-2) : s.params[2], s.params.at(-1)]);
+    expect(written).toEqual([
+      ['ks.lyric_lines', 'replayed', floor],
+      ['ks.lyric_lines', 'uploaded after the drop', after],
+      ['ks.artists', 'MC Quorum', before],
+    ]);
+  });
+
+  it('reads the floors again for every write, so a drop made while the sink runs is seen', async () => {
+    const drops: ColumnDrop[] = [];
+    const { cql, calls } = recorder(drops);
+    const sink = new CqlSink(cql);
+    const t = Date.UTC(2026, 0, 1) * 1000;
+    await sink.write([{ name: 'LyricLine', record: line(1, 'first'), writeTime: t }]);
+    drops.push(drop('lyric_lines', '2026-12-07T01:00:00.000Z'));
+    await sink.write([{ name: 'LyricLine', record: line(1, 'second'), writeTime: t }]);
+    expect(calls.map((c) => c[0]!.params.at(-1))).toEqual([t, (Date.UTC(2026, 11, 7, 1) + 1) * 1000]);
+  });
+});
+
+describe('list columns: frozen in new tables, and tables made before written without a version time', () => {
+  // A table as system_schema.columns lists it, with its list columns of type `list`.
+  const columnsOf = (table: string, list: string): FoundColumn[] =>
+    TABLE_DEFS.find((t) => t.name === table)!.columns.map(([column, type]) => ({ table, column, type: type === 'frozen<list<text>>' ? list : type }));
+
+  it('the datamodel types every list frozen', () => {
+    const lists = TABLE_DEFS.flatMap((t) => t.columns.filter(([, type]) => type.includes('list')).map(([n, type]) => `${t.name}.${n} ${type}`));
+    expect(lists).toEqual(['songs.featuring frozen<list<text>>', 'songs.tags frozen<list<text>>', 'artists.genres frozen<list<text>>', 'meetups.performers frozen<list<text>>']);
+  });
+
+  it('columnFit: a non-frozen list where a frozen one is wanted is a legacy list, kept; any other difference is refused', () => {
+    expect(columnFit('frozen<list<text>>', 'frozen<list<text>>')).toBe('same');
+    expect(columnFit('frozen<list<varchar>>', 'frozen<list<text>>')).toBe('same'); // Stargate's spelling
+    expect(columnFit('list<text>', 'frozen<list<text>>')).toBe('legacy-list');
+    expect(columnFit('set<text>', 'frozen<list<text>>')).toBe('other');
+    expect(columnFit('frozen<list<int>>', 'frozen<list<text>>')).toBe('other');
+    expect(columnFit('list<text>', 'text')).toBe('other');
+    expect(columnFit('varchar', 'text')).toBe('same');
+  });
+
+  it('db init adds a missing list frozen, but as it was when a non-frozen list of that name was dropped (Cassandra refuses another type)', () => {
+    expect(typeToAdd('frozen<list<text>>', undefined)).toBe('frozen<list<text>>');
+    expect(typeToAdd('frozen<list<text>>', 'frozen<list<text>>')).toBe('frozen<list<text>>');
+    expect(typeToAdd('frozen<list<text>>', 'list<text>')).toBe('list<text>');
+    expect(typeToAdd('text', 'int')).toBe('text');
+  });
+
+  it('untimedTables names the tables with a non-frozen list, and their lists; tables with frozen lists or none write with a time', () => {
+    const found = [...columnsOf('songs', 'list<text>'), ...columnsOf('artists', 'frozen<list<text>>'), ...columnsOf('meetups', 'list<text>'), ...columnsOf('lyric_lines', '')];
+    expect(untimedTables(found)).toEqual(
+      new Map([
+        ['songs', ['featuring', 'tags']],
+        ['meetups', ['performers']],
+      ]),
+    );
+    expect(untimedTables([])).toEqual(new Map());
+  });
+
+  it('the sink writes a legacy table without USING TIMESTAMP and warns once per table; a table with frozen lists keeps its time', async () => {
+    const { cql, calls } = recorder([], [...columnsOf('artists', 'list<text>'), ...columnsOf('lyric_lines', '')]);
+    const warnings: { obj: Record<string, unknown>; msg: string }[] = [];
+    const log = { warn: (obj: Record<string, unknown>, msg: string) => warnings.push({ obj, msg }) } as never;
+    const sink = new CqlSink(cql, { concurrency: 1, batchRows: 64, batchBytes: 4 * 1024 }, log);
+    const t = Date.UTC(2026, 0, 1) * 1000;
+    for (let i = 0; i < 2; i++) {
+      await sink.write([
+        { name: 'Artist', record: artist('MC Quorum'), writeTime: t },
+        { name: 'LyricLine', record: line(1, 'words'), writeTime: t },
+      ]);
+    }
+    const written = calls.flat().map((s) => [s.query.split(' ')[2], s.query.includes('USING TIMESTAMP') ? s.params.at(-1) : 'own time']);
+    expect(written).toEqual([
+      ['ks.artists', 'own time'],
+      ['ks.lyric_lines', t],
+      ['ks.artists', 'own time'],
+      ['ks.lyric_lines', t],
+    ]);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.msg).toBe(UNTIMED_WARNING);
+    expect(warnings[0]!.obj).toMatchObject({ table: 'ks.artists', columns: ['genres'] });
+    expect(String(warnings[0]!.obj.todo)).toContain('rapflow backfill');
   });
 });

@@ -41,13 +41,20 @@ export function registerIngest(program: Command, ctx: CliContext): void {
     .command('init')
     .description('create the keyspace and tables (idempotent); with SINK=stargate, the tables and document collections through Stargate first')
     .action(async () => {
-      const { stargate: sg, columnsAdded } = await initSchema(c, sinkKindOf(c));
+      const { stargate: sg, columnsAdded, untimed } = await initSchema(c, sinkKindOf(c));
       ctx.out(
         `keyspace ${c.cassandra.keyspace} ready (${CQL_SCHEMA.length} tables` +
           (sg ? `; through Stargate: ${count(sg.tablesCreated.length, 'table')} and ${count(sg.collectionsCreated.length, 'collection')} created, the rest there already` : '') +
           ')' +
           (columnsAdded.length ? `; columns added for the datamodel: ${columnsAdded.join(', ')}` : ''),
       );
+      if (untimed.size > 0) {
+        const tables = [...untimed].map(([t, cols]) => `${t} (${cols.join(', ')})`).join(', ');
+        ctx.err(
+          `db init: warning: ${tables} of keyspace ${c.cassandra.keyspace} have non-frozen lists (made before lists were frozen): kept, and written over CQL without the version time, ` +
+            'the last write winning by arrival; for version order, use a new keyspace: CASSANDRA_KEYSPACE=<new> rapflow db init, then rapflow backfill (docs/data-design.md#list-columns-are-frozen)',
+        );
+      }
     });
 
   program

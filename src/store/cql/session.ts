@@ -1,7 +1,7 @@
 // Cassandra over CQL (cassandra-driver): sessions, schema bootstrap, and driver errors turned into ours.
 import cassandra from 'cassandra-driver';
 import { RapflowError } from '../../errors.js';
-import { retypeRefused, sameType, type TableDef } from '../tables.js';
+import { columnFit, retypeRefused, typeToAdd, type FoundColumn, type TableDef } from '../tables.js';
 import { CLUSTER } from '../../config/cluster.js';
 
 export interface CqlSettings {
@@ -132,20 +132,23 @@ export class CqlSession {
   /**
    * Adds the columns the datamodel has and a table lacks (a new optional Avro field, such as Song
    * v2's bpm). It never drops or retypes a column: a column of another type is refused with the
-   * reason. Returns `table.column` of each column added.
+   * reason, except a non-frozen list where the datamodel now has a frozen one (a table made before:
+   * kept, and written without a version time, see untimedTables). A list added is frozen, unless a
+   * non-frozen one of that name was dropped (typeToAdd). Returns `table.column` of each column added.
    */
   async addMissingColumns(defs: readonly TableDef[]): Promise<string[]> {
     const ks = this.settings.keyspace;
-    const rs = await this.execute('SELECT table_name, column_name, type FROM system_schema.columns WHERE keyspace_name = ?', [ks], { prepare: true });
-    const have = new Map(rs.rows.map((r) => [`${String(r.get('table_name'))}.${String(r.get('column_name'))}`, String(r.get('type'))]));
+    const have = new Map((await columnsOf(this, ks)).map((c) => [`${c.table}.${c.column}`, c.type]));
+    const drops = await this.execute('SELECT table_name, column_name, type FROM system_schema.dropped_columns WHERE keyspace_name = ?', [ks], { prepare: true });
+    const dropped = new Map(drops.rows.map((r) => [`${String(r.get('table_name'))}.${String(r.get('column_name'))}`, String(r.get('type'))]));
     const added: string[] = [];
     for (const t of defs) {
       for (const [name, type] of t.columns) {
         const found = have.get(`${t.name}.${name}`);
         if (found === undefined) {
-          await this.execute(`ALTER TABLE ${ks}.${t.name} ADD ${name} ${type}`);
+          await this.execute(`ALTER TABLE ${ks}.${t.name} ADD ${name} ${typeToAdd(type, dropped.get(`${t.name}.${name}`))}`);
           added.push(`${t.name}.${name}`);
-        } else if (sameType(found) !== type) {
+        } else if (columnFit(found, type) === 'other') {
           throw retypeRefused(ks, t.name, name, found, type);
         }
       }
@@ -156,6 +159,12 @@ export class CqlSession {
   async close(): Promise<void> {
     await this.client.shutdown();
   }
+}
+
+/** Every column of the keyspace's tables with its CQL type, from the local schema tables. */
+export async function columnsOf(cql: Pick<CqlSession, 'execute'>, keyspace: string): Promise<FoundColumn[]> {
+  const rs = await cql.execute('SELECT table_name, column_name, type FROM system_schema.columns WHERE keyspace_name = ?', [keyspace], { prepare: true });
+  return rs.rows.map((r) => ({ table: String(r.get('table_name')), column: String(r.get('column_name')), type: String(r.get('type')) }));
 }
 
 /** A statement as errors name it: its verb and the table it is about (`SELECT ... FROM ks.songs`). */

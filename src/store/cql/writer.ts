@@ -1,9 +1,10 @@
 // The CQL sink: rows upserted with prepared statements; rows of one partition go together as one
 // unlogged batch (one mutation), at most `concurrency` requests in flight.
 import { RapflowError } from '../../errors.js';
-import type { CqlSession } from './session.js';
+import { columnsOf, type CqlSession } from './session.js';
 import type { Decoded, RecordFailure, RecordSink } from '../../pipeline/consume.js';
-import { byRecord, partitionKeyOf, rowsOfRecords, type Row } from '../tables.js';
+import type { Logger } from '../../observability/logger.js';
+import { byRecord, partitionKeyOf, rowsOfRecords, untimedTables, type Row } from '../tables.js';
 
 export interface RowFailure {
   index: number;
@@ -27,6 +28,44 @@ export interface SinkLimits {
 }
 
 export const DEFAULT_SINK_LIMITS: SinkLimits = { concurrency: 32, batchRows: 64, batchBytes: 4 * 1024 };
+
+/** A column drop as `system_schema.dropped_columns` records it: the table and when (milliseconds). */
+export interface ColumnDrop {
+  table: string;
+  droppedAt: Date;
+}
+
+/**
+ * The least write time (microseconds) at which a cell of each table can still be read. Cassandra
+ * hides every cell of a dropped column written at or before the drop, and keeps doing so after a
+ * column of that name is added again (`db init` mends a dropped column that way): a row written
+ * again at its file's older version time would stay invisible in that column. So a row is never
+ * written below the latest drop of any column of its table.
+ *
+ * One floor per table, not per column: one `USING TIMESTAMP` covers a whole statement. It is the
+ * next whole millisecond after the drop, not the drop plus 1 µs: `dropped_time` keeps milliseconds,
+ * while the node that ran the drop stamped it in microseconds (the millisecond times 1000, plus a
+ * counter when several statements share the millisecond), which it may hold until it restarts.
+ */
+export function writeTimeFloors(drops: readonly ColumnDrop[]): Map<string, number> {
+  const floors = new Map<string, number>();
+  for (const d of drops) {
+    const floor = (d.droppedAt.getTime() + 1) * 1000;
+    if (floor > (floors.get(d.table) ?? -Infinity)) floors.set(d.table, floor);
+  }
+  return floors;
+}
+
+/**
+ * The time a row is written at: its record's version time, raised to its table's floor
+ * (writeTimeFloors). Versions older than the floor then tie there and are no longer ordered among
+ * themselves (docs/data-design.md, "Write time"); every version after it keeps its own time. A row
+ * without a version time has none: the write takes its own, later than any drop already made.
+ */
+export function rowWriteTime(writeTime: number | undefined, floor: number | undefined): number | undefined {
+  if (writeTime === undefined) return undefined;
+  return floor === undefined ? writeTime : Math.max(writeTime, floor);
+}
 
 /**
  * Groups rows into the requests that write them: the rows of one partition of a table that has
@@ -73,12 +112,18 @@ function estimateBytes(row: Row): number {
   return n;
 }
 
+/** The warning for a table written without a version time; exported for the tests. */
+export const UNTIMED_WARNING = 'table has non-frozen list columns: written without the version time (last write wins by arrival), so writing a version again does not duplicate list elements';
+
 export class CqlSink implements RecordSink {
   private readonly queries = new Map<string, string>();
+  /** Tables already warned about (untimedTables): once per table per sink. */
+  private readonly warned = new Set<string>();
 
   constructor(
     private readonly cql: CqlWriter,
     private readonly limits: SinkLimits = DEFAULT_SINK_LIMITS,
+    private readonly log?: Pick<Logger, 'warn'>,
   ) {}
 
   /** Writes the rows of every record; a record fails when one of its rows does. */
@@ -94,6 +139,15 @@ export class CqlSink implements RecordSink {
    * safe to repeat: the same rows again.
    */
   async writeRows(rows: Row[]): Promise<RowFailure[]> {
+    // Read for every call, not once at start: a consumer that keeps running while a column is
+    // dropped and added again (db init from another process) must not write under the old floor.
+    // One single-partition read of the local schema tables, and only when a row has a version time.
+    // The same for the tables whose lists are not frozen (made before they were): those are
+    // written without a version time, so a version written twice does not duplicate list elements.
+    const timed = rows.some((r) => r.writeTime !== undefined);
+    const floors = timed ? await this.floors() : new Map<string, number>();
+    const untimed = timed ? await this.untimed(rows) : new Set<string>();
+    const statement = (row: Row) => this.statement(row, untimed.has(row.table) ? undefined : rowWriteTime(row.writeTime, floors.get(row.table)));
     const groups = planWrites(rows, this.limits);
     const failures: RowFailure[] = [];
     let next = 0;
@@ -101,10 +155,10 @@ export class CqlSink implements RecordSink {
     const attempt = async (indexes: number[]): Promise<RapflowError | undefined> => {
       try {
         if (indexes.length === 1) {
-          const { query, params } = this.statement(rows[indexes[0]!]!);
+          const { query, params } = statement(rows[indexes[0]!]!);
           await this.cql.execute(query, params, { prepare: true });
         } else {
-          await this.cql.batch(indexes.map((i) => this.statement(rows[i]!)));
+          await this.cql.batch(indexes.map((i) => statement(rows[i]!)));
         }
         return undefined;
       } catch (err) {
@@ -142,13 +196,41 @@ export class CqlSink implements RecordSink {
     return failures;
   }
 
+  /** The write-time floor of each table of the keyspace that has had a column dropped. */
+  private async floors(): Promise<Map<string, number>> {
+    const rs = await this.cql.execute('SELECT table_name, dropped_time FROM system_schema.dropped_columns WHERE keyspace_name = ?', [this.cql.settings.keyspace], { prepare: true });
+    return writeTimeFloors(rs.rows.map((r) => ({ table: String(r.get('table_name')), droppedAt: r.get('dropped_time') as Date })));
+  }
+
   /**
-   * The row's upsert. With a write time (the record's version time) it is `USING TIMESTAMP`, so
-   * Cassandra keeps, cell by cell, the newest version whatever order versions arrive in; without one
-   * (a record split before it carried its version time), the write's own time, as before.
+   * The tables of `rows` whose list columns are not frozen (untimedTables), each warned about once
+   * with what to do to get version order.
    */
-  private statement(row: Row): { query: string; params: unknown[] } {
-    const timed = row.writeTime !== undefined;
+  private async untimed(rows: Row[]): Promise<Set<string>> {
+    const ks = this.cql.settings.keyspace;
+    const untimed = untimedTables(await columnsOf(this.cql, ks));
+    for (const [table, columns] of untimed) {
+      if (this.warned.has(table) || !rows.some((r) => r.table === table)) continue;
+      this.warned.add(table);
+      this.log?.warn(
+        {
+          table: `${ks}.${table}`,
+          columns,
+          todo: 'for version order (a replayed older version never overwriting a newer one), write to a new keyspace: CASSANDRA_KEYSPACE=<new> rapflow db init, then rapflow backfill',
+        },
+        UNTIMED_WARNING,
+      );
+    }
+    return new Set(untimed.keys());
+  }
+
+  /**
+   * The row's upsert. With a write time (the record's version time, see rowWriteTime) it is `USING
+   * TIMESTAMP`, so Cassandra keeps, cell by cell, the newest version whatever order versions arrive
+   * in; without one (a record split before it carried its version time), the write's own time, as before.
+   */
+  private statement(row: Row, writeTime: number | undefined): { query: string; params: unknown[] } {
+    const timed = writeTime !== undefined;
     const id = timed ? `${row.table} timed` : row.table;
     // rowsOf gives every row of a table the same columns in the same order.
     let query = this.queries.get(id);
@@ -157,7 +239,7 @@ export class CqlSink implements RecordSink {
       query = `INSERT INTO ${this.cql.settings.keyspace}.${row.table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})${timed ? ' USING TIMESTAMP ?' : ''}`;
       this.queries.set(id, query);
     }
-    return { query, params: timed ? [...Object.values(row.values), row.writeTime] : Object.values(row.values) };
+    return { query, params: timed ? [...Object.values(row.values), writeTime] : Object.values(row.values) };
   }
 
   private refusal(row: Row, e: RapflowError): RapflowError {
