@@ -666,7 +666,8 @@ case "${1:-}" in
   # An image the node holds under a second name (the tutorial's `:dev` for the image built here).
   tag-image) [[ $# -eq 3 ]] || die "usage: k8s.sh tag-image SOURCE TARGET"; "${CTR[@]}" images tag --force "$2" "$3" >/dev/null ;;
   stop-pods) stop_pods ;;
-  kubectl) shift; kubectl_admin "$@" ;;
+  # exec: kubectl itself is this process, so a signal to it (a port-forward stopped) reaches it.
+  kubectl) shift; exec "$BIN/kubectl" --kubeconfig "$CONF/admin.kubeconfig" "$@" ;;
   paths) printf 'bin=%s\nconf=%s\nstate=%s\nimages=%s\n' "$BIN" "$CONF" "$STATE" "$IMAGES" ;;
   version) echo "kubernetes $K8S_VERSION, coredns $COREDNS_VERSION, $(containerd --version 2>/dev/null | awk '{print "containerd", $3}'), $(etcd --version 2>/dev/null | awk 'NR==1 {print "etcd", $3}')" ;;
   *) die "usage: k8s.sh install | host-up | host-down | run | images | tag-image SRC DST | stop-pods | kubectl ... | paths | version" ;;

@@ -1,5 +1,6 @@
 // Upload and discover: files into the inbox, and the inbox objects no run has finished yet.
 import { createHash } from 'node:crypto';
+import { basename } from 'node:path';
 import type { ObjectRef, ObjectSource } from '../source/types.js';
 import type { Ledger } from './ledger.js';
 
@@ -22,7 +23,8 @@ export async function upload(source: ObjectSource, store: InboxStore, bucket: st
   for await (const ref of source.list()) {
     const body = Buffer.from(await source.read(ref));
     const sha256 = createHash('sha256').update(body).digest('hex');
-    const name = ref.key.startsWith(relativeTo) ? ref.key.slice(relativeTo.length).replace(/^\/+/, '') : ref.key;
+    // A file under the folder keeps its path below it; a single file given itself keeps its name.
+    const name = (ref.key.startsWith(relativeTo) ? ref.key.slice(relativeTo.length).replace(/^\/+/, '') : ref.key) || basename(ref.key);
     const key = `${prefix}${name}`;
     const etag = await store.put(bucket, key, body, 'application/yaml', { 'x-amz-meta-sha256': sha256 });
     out.push({ file: ref.uri, key, etag, sha256, bytes: body.length });

@@ -113,6 +113,28 @@ describe('rap-ingest, run by the Argo Workflows controller in the cluster', () =
     expect(podNodes(wf, 'split')).toEqual([]);
   });
 
+  full('quarantines a file with bad data without a retry, and the rest of the run goes on', async () => {
+    // Bad data is not an exit code of split: the file is quarantined with its report, the others
+    // flow (only exit 75 is retried; see the configuration error above for a step that fails).
+    const prefix = `incoming/bad-${Date.now()}/`;
+    upload(minio.port, join(ROOT, 'test/fixtures/invalid/bad-slug.yaml'), prefix);
+    const c = corpus(minio.port, 'beside-bad', 4, 2);
+    const wf = submit();
+    const manifests = await Promise.all(
+      (await bucket.artifactKeys(wf)).filter((k) => /\/manifests\/shard-\d\.json$/.test(k)).map(async (k) => JSON.parse(await bucket.text('rap-artifacts', k)) as { files: { bucket: string; uri: string; status: string; quarantinedAs?: string }[] }),
+    );
+    const files = manifests.flatMap((m) => m.files);
+    const bad = files.filter((f) => f.uri.includes(prefix));
+    const good = files.filter((f) => f.uri.includes(c.prefix));
+    process.stderr.write(`[k8s] ${wf.metadata.name} (a bad file beside ${c.keys.length} good): ${wf.status.phase}; the bad file ${bad.map((f) => f.status).join(', ')}, the good ${good.map((f) => f.status).join(', ')}; split pods ${podNodes(wf, 'split').map((n) => n.phase).join(', ')}\n`);
+    expect(wf.status.phase).toBe('Succeeded');
+    expect(bad.map((f) => f.status)).toEqual(['quarantined']);
+    expect(good.map((f) => f.status)).toEqual(c.keys.map(() => 'split'));
+    expect(podNodes(wf, 'split').map((n) => n.phase)).toEqual(['Succeeded', 'Succeeded', 'Succeeded']);
+    // The file itself is kept, under the quarantine prefix, with its report beside it.
+    expect(await bucket.keys(bad[0]!.bucket, bad[0]!.quarantinedAs!)).toContain(bad[0]!.quarantinedAs);
+  });
+
   full('never starts a scheduled run while one is running (concurrencyPolicy: Forbid)', async () => {
     const cron = JSON.parse(kubectlOk(['get', 'cronworkflow', 'rap-ingest', '-n', NS, '-o', 'json'])) as { spec: { schedules: string[] } };
     const replicas = kubectlOk(['get', 'deployment', 'rapflow-consumer', '-n', NS, '-o', 'jsonpath={.spec.replicas}']).trim();
