@@ -139,8 +139,7 @@ export class CqlSession {
   async addMissingColumns(defs: readonly TableDef[]): Promise<string[]> {
     const ks = this.settings.keyspace;
     const have = new Map((await columnsOf(this, ks)).map((c) => [`${c.table}.${c.column}`, c.type]));
-    const drops = await this.execute('SELECT table_name, column_name, type FROM system_schema.dropped_columns WHERE keyspace_name = ?', [ks], { prepare: true });
-    const dropped = new Map(drops.rows.map((r) => [`${String(r.get('table_name'))}.${String(r.get('column_name'))}`, String(r.get('type'))]));
+    const dropped = new Map((await droppedColumnsOf(this, ks)).map((d) => [`${d.table}.${d.column}`, d.type]));
     const added: string[] = [];
     for (const t of defs) {
       for (const [name, type] of t.columns) {
@@ -165,6 +164,17 @@ export class CqlSession {
 export async function columnsOf(cql: Pick<CqlSession, 'execute'>, keyspace: string): Promise<FoundColumn[]> {
   const rs = await cql.execute('SELECT table_name, column_name, type FROM system_schema.columns WHERE keyspace_name = ?', [keyspace], { prepare: true });
   return rs.rows.map((r) => ({ table: String(r.get('table_name')), column: String(r.get('column_name')), type: String(r.get('type')) }));
+}
+
+/** A column dropped from one of the keyspace's tables: its type then, and when (milliseconds). */
+export interface DroppedColumn extends FoundColumn {
+  droppedAt: Date;
+}
+
+/** Every column dropped from the keyspace's tables, from the local schema tables. */
+export async function droppedColumnsOf(cql: Pick<CqlSession, 'execute'>, keyspace: string): Promise<DroppedColumn[]> {
+  const rs = await cql.execute('SELECT table_name, column_name, type, dropped_time FROM system_schema.dropped_columns WHERE keyspace_name = ?', [keyspace], { prepare: true });
+  return rs.rows.map((r) => ({ table: String(r.get('table_name')), column: String(r.get('column_name')), type: String(r.get('type')), droppedAt: r.get('dropped_time') as Date }));
 }
 
 /** A statement as errors name it: its verb and the table it is about (`SELECT ... FROM ks.songs`). */

@@ -1,7 +1,7 @@
 // The CQL sink: rows upserted with prepared statements; rows of one partition go together as one
 // unlogged batch (one mutation), at most `concurrency` requests in flight.
 import { RapflowError } from '../../errors.js';
-import { columnsOf, type CqlSession } from './session.js';
+import { columnsOf, droppedColumnsOf, type CqlSession } from './session.js';
 import type { Decoded, RecordFailure, RecordSink } from '../../pipeline/consume.js';
 import type { Logger } from '../../observability/logger.js';
 import { byRecord, partitionKeyOf, rowsOfRecords, untimedTables, type Row } from '../tables.js';
@@ -198,8 +198,7 @@ export class CqlSink implements RecordSink {
 
   /** The write-time floor of each table of the keyspace that has had a column dropped. */
   private async floors(): Promise<Map<string, number>> {
-    const rs = await this.cql.execute('SELECT table_name, dropped_time FROM system_schema.dropped_columns WHERE keyspace_name = ?', [this.cql.settings.keyspace], { prepare: true });
-    return writeTimeFloors(rs.rows.map((r) => ({ table: String(r.get('table_name')), droppedAt: r.get('dropped_time') as Date })));
+    return writeTimeFloors(await droppedColumnsOf(this.cql, this.cql.settings.keyspace));
   }
 
   /**
