@@ -41,8 +41,8 @@ describe('strict schema validation', () => {
     ['a KafkaUser ACL', (o) => withField(o, 'KafkaUser', 'spec.authorization.acls.0.operations', ['Wrte']), 'crd'],
     ['a K8ssandraCluster', (o) => withField(o, 'K8ssandraCluster', 'spec.cassandra.datacenters.0.sise', 1), 'crd'],
     ['CRD metadata', (o) => withField(o, 'KafkaTopic', 'metadata.label', {}), 'crd'],
-    ['a WorkflowTemplate step', (o) => withField(o, 'WorkflowTemplate', 'spec.templates.1.retryStrategy.expresion', 'true'), 'crd'],
-    ['an EventSource', (o) => withField(o, 'EventSource', 'spec.minio.inbox.bucket.nam', 'x'), 'crd'],
+    ['a WorkflowTemplate step', (o) => withField(o, 'WorkflowTemplate', `spec.templates.${retriedStep(o)}.retryStrategy.expresion`, 'true'), 'crd'],
+    ['an EventSource', (o) => withField(o, 'EventSource', 'spec.webhook.inbox.authSecret.nam', 'x'), 'crd'],
     ['a Sensor', (o) => withField(o, 'Sensor', 'spec.triggers.0.template.argoWorkflow.operaton', 'submit'), 'crd'],
     ['a ServiceMonitor', (o) => withField(o, 'ServiceMonitor', 'spec.endpoints.0.prot', 'http')],
   ];
@@ -54,6 +54,14 @@ describe('strict schema validation', () => {
     expect(r.resources[0]!.status).toBe('statusInvalid');
   });
 });
+
+/** Index of the WorkflowTemplate's first template with a retryStrategy (its steps move as the workflow grows). */
+function retriedStep(objects: K8sObject[]): number {
+  const wt = objects.find((x) => x.kind === 'WorkflowTemplate') as { spec?: { templates?: { retryStrategy?: unknown }[] } } | undefined;
+  const i = wt?.spec?.templates?.findIndex((t) => t.retryStrategy !== undefined) ?? -1;
+  if (i < 0) throw new Error('no WorkflowTemplate step with a retryStrategy to break');
+  return i;
+}
 
 /** A copy of the first `kind` in `objects` with `value` set at the dotted `path` (numbers index arrays). */
 function withField(objects: K8sObject[], kind: string, path: string, value: unknown): K8sObject {

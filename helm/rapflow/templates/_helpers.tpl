@@ -51,6 +51,11 @@ http://{{ include "rapflow.fullname" . }}-registry:8080/apis/ccompat/v7
 {{- .Values.s3.endpoint | trimPrefix "https://" | trimPrefix "http://" | trimSuffix "/" }}
 {{- end }}
 
+{{/* Where MinIO posts bucket events: the EventSource's webhook behind its Service (events.source webhook). */}}
+{{- define "rapflow.eventsWebhookUrl" -}}
+{{- printf "http://rap-inbox-eventsource-svc.%s.svc:%d/inbox" .Release.Namespace (int .Values.events.webhook.port) -}}
+{{- end }}
+
 {{- define "rapflow.s3Insecure" -}}
 {{- not (hasPrefix "https://" .Values.s3.endpoint) }}
 {{- end }}
