@@ -8,6 +8,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import cassandra from 'cassandra-driver';
 import kafkajs from 'kafkajs';
 import { compatibilityPartitioner, Producer, stringSerializer } from '@platformatic/kafka';
+// A thread reports its own warnings: kafkajs' harmless TimeoutNegativeWarning is dropped here
+// too (the benches build dist/ before they run).
+import { dropKafkajsTimerWarnings } from '../dist/runtime/warnings.js';
+
+dropKafkajsTimerWarnings();
 
 const { CompressionTypes, Kafka, logLevel, Partitioners } = kafkajs;
 

@@ -18,9 +18,9 @@ import { CqlSession } from '../src/store/cql/session.js';
 import { planWrites } from '../src/store/cql/writer.js';
 import { rowsOf, TABLES, type Row } from '../src/store/tables.js';
 import { DEFAULT_PRODUCER_TUNING } from '../src/transport/sends.js';
-import { DEFAULT_KAFKA_CLIENT, KAFKA_CLIENTS, type OutRecord } from '../src/transport/types.js';
+import { DEFAULT_KAFKA_CLIENT, KAFKA_CLIENTS, type KafkaClientName, type OutRecord } from '../src/transport/types.js';
 import { bareProduce, startBare, startBareProducer } from './bare.js';
-import { config, cpuDelta, cpuSeconds, SERVICES, settle, stackUp, table, timed, unique, sectionOf } from './lib.js';
+import { config, cpuDelta, cpuSeconds, median, SERVICES, settle, stackUp, table, timed, unique, sectionOf } from './lib.js';
 import { percentile, profileSummary, runRapflow } from './procs.js';
 import { batches, cleanupAll, names, prepare, store, tmp, type Names } from './runs.js';
 
@@ -30,6 +30,13 @@ const SONGS_PER_FILE = 250;
 const SCALE_SONGS = Number(process.env.BENCH_SCALE_SONGS ?? 5_000);
 const SCALES = (process.env.BENCH_SCALES ?? '1,2,4').split(',').map(Number);
 const TARGET = 0.7;
+/** Rounds of the paired client comparison: each round runs both clients, in alternating order. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+// The issue's targets (docs/performance.md prints each as met or not, with the figure).
+const TARGET_E2E_OF_TOGETHER = 0.8;
+const TARGET_CONSUME_OF_BARE = 0.5;
+const TARGET_CONSUME_RATE = 20_000;
+const TARGET_RSS_MB = 300;
 const set = loadSchemaSet('avro');
 const report: string[] = [];
 const say = (line = '') => {
@@ -61,9 +68,10 @@ async function main(): Promise<void> {
   say(`Corpus: ${files.length} files, ${SONGS.toLocaleString('en-US')} songs, ${lines.toLocaleString('en-US')} lyric lines, ${records.toLocaleString('en-US')} records (generated, seed 7).`);
   say();
 
-  // 1. The pipeline, end to end: a consumer running (as the Deployment does), then split.
-  const main = names('e2e');
-  await prepare(main, files);
+  // 1. The pipeline, end to end: a consumer running (as the Deployment does), then split; then a
+  // second consumer (its own group, a fresh keyspace) reading the same filled topics alone. Both
+  // clients, in paired rounds (alternating which goes first), so that a slow minute of the
+  // machine falls on both and the comparison reads ratios within a round.
   const pipeline = async (n: Names, profile?: string) => {
     // Quiet services first (not after: the consumer stops after 8 s without records).
     await settle();
@@ -77,9 +85,51 @@ async function main(): Promise<void> {
     if (consumed.code !== 0) throw new Error(`consume failed: ${consumed.output.slice(-2000)}`);
     return { started, split, consumed, services: cpuDelta(cpuBefore, cpuSeconds()) };
   };
-  const { started: t0, split, consumed, services } = await pipeline(main);
-  const b = batches([consumed]);
-  if (b.written !== records) throw new Error(`consumer wrote ${b.written} records, corpus has ${records}`);
+  /** A consumer alone on the topics `n` filled: a group of its own, writing into a fresh keyspace. */
+  const consumeAlone = async (n: Names, client: string) => {
+    const again = names(`alone-${client}`);
+    const env = { ...n.env, KAFKA_CONSUMER_GROUP: again.group, CASSANDRA_KEYSPACE: again.keyspace, RUN_ID: again.env.RUN_ID! };
+    const init = await runRapflow(['db', 'init'], env).result;
+    if (init.code !== 0) throw new Error(`db init: ${init.output.slice(-1000)}`);
+    await settle();
+    const r = await runRapflow(['consume', '--idle-exit', '6'], env).result;
+    if (r.code !== 0) throw new Error(`consume alone failed: ${r.output.slice(-2000)}`);
+    const cb = batches([r]);
+    if (cb.written !== records) throw new Error(`consume alone with ${client} wrote ${cb.written} records, corpus has ${records}`);
+    return { rate: Math.round(cb.written / ((cb.last - cb.first) / 1000)), peakRssMb: r.peakRssMb };
+  };
+  interface ClientRun {
+    client: KafkaClientName;
+    round: number;
+    n: Names;
+    run: Awaited<ReturnType<typeof pipeline>>;
+    b: ReturnType<typeof batches>;
+    e2eRate: number;
+    consumeRate: number;
+    alone: Awaited<ReturnType<typeof consumeAlone>>;
+  }
+  const rounds: ClientRun[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const order = round % 2 === 1 ? [...KAFKA_CLIENTS] : [...KAFKA_CLIENTS].reverse();
+    for (const client of order) {
+      const n = names(`e2e-${client}`);
+      n.env.KAFKA_CLIENT = client;
+      await prepare(n, files);
+      const run = await pipeline(n);
+      const cb = batches([run.consumed]);
+      if (cb.written !== records) throw new Error(`with ${client} the consumer wrote ${cb.written} records, corpus has ${records}`);
+      const alone = await consumeAlone(n, client);
+      const r: ClientRun = { client, round, n, run, b: cb, e2eRate: Math.round(records / ((cb.last - run.started) / 1000)), consumeRate: Math.round(cb.written / ((cb.last - cb.first) / 1000)), alone };
+      rounds.push(r);
+      console.error(`[bench] round ${round} ${client}: end to end ${r.e2eRate} records/s, consume ${r.consumeRate}, alone ${alone.rate}; consumer peak ${Math.round(run.consumed.peakRssMb)} MB, alone ${Math.round(alone.peakRssMb)} MB`);
+    }
+  }
+  // The default client's median round (by end-to-end rate) stands for "the pipeline" below.
+  const defaults = rounds.filter((r) => r.client === config.kafka.client).sort((a, b) => a.e2eRate - b.e2eRate);
+  const chosen = defaults[Math.floor(defaults.length / 2)]!;
+  const main = chosen.n;
+  const { started: t0, split, consumed, services } = chosen.run;
+  const b = chosen.b;
   const e2eSeconds = (b.last - t0) / 1000;
   const verify = await runRapflow(['verify', '--manifest', join(tmp, `${main.bucket}.manifest.json`)], main.env).result;
   // The same pipeline on a fifth of the corpus with V8's profiler on, for where the time goes
@@ -153,7 +203,7 @@ async function main(): Promise<void> {
   const ceilings: [string, number][] = [
     ['MinIO: read every file (3 at a time)', rate(readSeconds)],
     [`Kafka: bare ${config.kafka.client} transactional producer on its own thread, pre-encoded records`, rate(produceSeconds)],
-    ['Cassandra: bare driver on its own thread, unlogged batches of one partition, 32 in flight (Stargate not available here)', rate(sinkSeconds)],
+    ['Cassandra: bare driver on its own thread, unlogged batches of one partition, 32 in flight (over CQL; Stargate\'s ceilings are bench:stargate\'s, below)', rate(sinkSeconds)],
   ];
   const otherRows: [string, number][] = [['Cassandra: driver executeConcurrent, one INSERT per row, 64 in flight', rate(sinkRowsSeconds)]];
   const slowest = ceilings.reduce((a, c) => (c[1] < a[1] ? c : a));
@@ -163,57 +213,78 @@ async function main(): Promise<void> {
 
   say('## End to end');
   say();
-  say('A consumer runs (as the Deployment does), then `rapflow split` runs over the discovered list; both are separate processes, as in a cluster. End to end: from the start of split to the last batch written.');
+  say(`A consumer runs (as the Deployment does), then \`rapflow split\` runs over the discovered list; both are separate processes, as in a cluster. End to end: from the start of split to the last batch written. The figures are ${config.kafka.client}'s (the default) median round of ${ROUNDS} (by end-to-end rate); every round of both clients is in [Kafka clients](#kafka-clients).`);
   say();
   show([
     ['stage', 'seconds', 'records/s', 'peak RSS (MB)'],
     ['split (MinIO → validate → encode → Kafka, process lifetime)', split.seconds, rate(split.seconds), Math.round(split.peakRssMb)],
     ['consume (Kafka → decode → Cassandra, first to last batch)', (b.last - b.first) / 1000, consumeRate, Math.round(consumed.peakRssMb)],
     ['end to end', e2eSeconds, e2eRate, ''],
+    ['consume alone (the same topics filled, a second group, a fresh keyspace)', records / chosen.alone.rate, chosen.alone.rate, Math.round(chosen.alone.peakRssMb)],
   ]);
   say();
-  say(`Consumer batches: ${b.list.length}; batch latency p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms, max ${Math.max(...latencies)} ms. \`rapflow verify\` afterwards: exit ${verify.code} (${/verified \d+ files/.exec(verify.output)?.[0] ?? 'see its output'}).`);
+  say(`Consumer batches: ${b.list.length}; batch latency (fetched to written, waiting for its partition's turn included) p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms, max ${Math.max(...latencies)} ms. \`rapflow verify\` afterwards: exit ${verify.code} (${/verified \d+ files/.exec(verify.output)?.[0] ?? 'see its output'}).`);
   say();
   say('## Ceilings of the services, same data, same run');
   say();
   show([['service', 'records/s'], ...ceilings, ...otherRows]);
   say();
   const ratio = e2eRate / slowest[1];
-  say(`Slowest service: ${slowest[0]} at ${slowest[1].toLocaleString('en-US')} records/s. **rapflow end to end: ${e2eRate.toLocaleString('en-US')} records/s = ${ratio.toFixed(2)} of it** (target ≥ ${TARGET}: ${ratio >= TARGET ? 'met' : 'NOT met'}).`);
+  say(`Slowest service: ${slowest[0]} at ${slowest[1].toLocaleString('en-US')} records/s. rapflow end to end: ${e2eRate.toLocaleString('en-US')} records/s = ${ratio.toFixed(2)} of it (≥ ${TARGET}: ${ratio >= TARGET ? 'met' : 'NOT met'}).`);
   say();
-  say(`Driven at the same time, as the pipeline drives them (bare producer and bare Cassandra writer together, sharing the ${cpus().length} cores with both services): ${togetherRate.toLocaleString('en-US')} records/s. rapflow end to end is ${(e2eRate / togetherRate).toFixed(2)} of that. The bare clients themselves, doing nothing but send, reach ${(togetherRate / slowest[1]).toFixed(2)} of the slowest service's ceiling when they drive both services at once: on ${cpus().length} cores shared by both services and both clients, a pipeline built on these two clients does no better than that here, whatever its own code.`);
+  say(`Driven at the same time, as the pipeline drives them (bare producer and bare Cassandra writer together, sharing the ${cpus().length} cores with both services): ${togetherRate.toLocaleString('en-US')} records/s, ${(togetherRate / slowest[1]).toFixed(2)} of the slowest service's ceiling: on ${cpus().length} cores shared by both services and both clients, that is what the two services give a pipeline here, whatever its own code.`);
   say();
-  say(`Each stage alone against its own service: split (MinIO → Kafka) ${rate(split.seconds).toLocaleString('en-US')} records/s while the consumer ran beside it; consume alone (the 1 × 1 row below) against Cassandra's ${rate(sinkSeconds).toLocaleString('en-US')}.`);
-  say();
-  // 3. The two Kafka clients side by side: the same pipeline, and each client's bare producer.
-  const clientRows: (string | number)[][] = [['Kafka client', 'end to end records/s', 'split records/s', 'consume records/s', 'consumer peak RSS (MB)', 'bare producer records/s', 'split / bare producer']];
+  // 3. The two Kafka clients in paired rounds, and each client's bare producer.
+  const med = (client: string, f: (r: ClientRun) => number) => median(rounds.filter((r) => r.client === client).map(f));
+  const peak = (client: string) => Math.round(Math.max(...rounds.filter((r) => r.client === client).flatMap((r) => [r.run.consumed.peakRssMb, r.alone.peakRssMb])));
+  const bareProducer = new Map<string, number>();
   for (const client of KAFKA_CLIENTS) {
-    const n = names(`client-${client}`);
-    n.env.KAFKA_CLIENT = client;
-    await prepare(n, files);
-    const run = await pipeline(n);
-    const cb = batches([run.consumed]);
-    if (cb.written !== records) throw new Error(`with ${client} the consumer wrote ${cb.written} records, corpus has ${records}`);
     await settle();
-    const bare = rate(await bareProduce(client, config.kafka.brokers, DEFAULT_PRODUCER_TUNING, encoded));
-    clientRows.push([client, rate((cb.last - run.started) / 1000), rate(run.split.seconds), Math.round(cb.written / ((cb.last - cb.first) / 1000)), Math.round(run.consumed.peakRssMb), bare, (rate(run.split.seconds) / bare).toFixed(2)]);
+    bareProducer.set(client, rate(await bareProduce(client, config.kafka.brokers, DEFAULT_PRODUCER_TUNING, encoded)));
   }
   say('## Kafka clients');
   say();
-  say(`The same corpus through the same pipeline once with each client (\`KAFKA_CLIENT\`), then each client's bare transactional producer on the same pre-encoded records; the run above used ${config.kafka.client}, the default.`);
+  say(`The same corpus through the same pipeline with each client (\`KAFKA_CLIENT\`), ${ROUNDS} rounds, each round both clients one after the other (the first of a round alternating), each run on topics, a bucket and a keyspace of its own; then each client's bare transactional producer on the same pre-encoded records.`);
   say();
-  show(clientRows);
+  show([
+    ['round', 'Kafka client', 'end to end records/s', 'split records/s', 'consume records/s', 'consume alone records/s', 'consumer peak RSS (MB)', 'alone peak RSS (MB)'],
+    ...rounds.map((r) => [r.round, r.client, r.e2eRate, rate(r.run.split.seconds), r.consumeRate, r.alone.rate, Math.round(r.run.consumed.peakRssMb), Math.round(r.alone.peakRssMb)]),
+  ]);
   say();
-  {
-    const byClient = new Map(clientRows.slice(1).map((r) => [r[0] as string, r]));
-    const [k, p] = [byClient.get('kafkajs')!, byClient.get('platformatic')!];
-    const x = (i: number) => ((p[i] as number) / (k[i] as number)).toFixed(2);
-    const faster = (p[1] as number) > (k[1] as number) ? 'platformatic' : 'kafkajs';
-    say(
-      `With @platformatic/kafka the pipeline ran ${x(1)}× as fast end to end as with kafkajs, split ${x(2)}× and consume ${x(3)}×, and its bare producer ${x(5)}× kafkajs'. ` +
-        `The default is ${DEFAULT_KAFKA_CLIENT}: ${faster === DEFAULT_KAFKA_CLIENT ? 'the faster of the two in this run' : `NOT the faster of the two in this run (${faster} was): revisit DEFAULT_KAFKA_CLIENT`}, and a client must also pass the whole fault matrix to be the default ([reliability](reliability.md) has one section per client). kafkajs stays selectable (\`KAFKA_CLIENT=kafkajs\`), but it has had no release since 2023 (tulios/kafkajs#1603).`,
-    );
-  }
+  const pairs = [...new Set(rounds.map((r) => r.round))].map((round) => {
+    const of = (client: string) => rounds.find((r) => r.round === round && r.client === client)!;
+    const [k, p] = [of('kafkajs'), of('platformatic')];
+    return { e2e: p.e2eRate / k.e2eRate, consume: p.consumeRate / k.consumeRate, alone: p.alone.rate / k.alone.rate, split: k.run.split.seconds / p.run.split.seconds };
+  });
+  const pm = (f: (x: (typeof pairs)[number]) => number) => median(pairs.map(f)).toFixed(2);
+  const e2eEdge = median(pairs.map((x) => x.e2e));
+  const faster = e2eEdge >= 1 ? 'platformatic' : 'kafkajs';
+  show([
+    ['paired ratio, platformatic / kafkajs (median of rounds)', 'value', 'rounds'],
+    ['end to end', pm((x) => x.e2e), pairs.map((x) => x.e2e.toFixed(2)).join(', ')],
+    ['split', pm((x) => x.split), pairs.map((x) => x.split.toFixed(2)).join(', ')],
+    ['consume (beside split)', pm((x) => x.consume), pairs.map((x) => x.consume.toFixed(2)).join(', ')],
+    ['consume alone', pm((x) => x.alone), pairs.map((x) => x.alone.toFixed(2)).join(', ')],
+    ['bare producer', ((bareProducer.get('platformatic') ?? 0) / (bareProducer.get('kafkajs') ?? 1)).toFixed(2), 'one run each'],
+  ]);
+  say();
+  say(
+    `In paired rounds the pipeline with @platformatic/kafka ran ${pm((x) => x.e2e)}× kafkajs' rate end to end (median; ${faster} the faster). Consumer peak RSS, largest of all its rounds: kafkajs ${peak('kafkajs')} MB, platformatic ${peak('platformatic')} MB. ` +
+      `The default is ${DEFAULT_KAFKA_CLIENT}: ${faster === DEFAULT_KAFKA_CLIENT ? 'the faster in the paired rounds' : `NOT the faster in the paired rounds (${faster} was): revisit DEFAULT_KAFKA_CLIENT`}; a client must also pass the whole fault matrix to be the default ([reliability](reliability.md) has one section per client). kafkajs stays selectable (\`KAFKA_CLIENT=kafkajs\`), but it has had no release since 2023 (tulios/kafkajs#1603).`,
+  );
+  say();
+  // 4. The targets, each met or not, with its figure.
+  const bareWriterRate = rate(sinkSeconds);
+  const targets: [string, string, boolean][] = [
+    [`end to end ≥ ${TARGET_E2E_OF_TOGETHER} of the bare producer and bare writer driven together`, `${e2eRate.toLocaleString('en-US')} / ${togetherRate.toLocaleString('en-US')} = ${(e2eRate / togetherRate).toFixed(2)}`, e2eRate / togetherRate >= TARGET_E2E_OF_TOGETHER],
+    [`consume alone ≥ ${TARGET_CONSUME_OF_BARE} of the bare batched writer`, `${chosen.alone.rate.toLocaleString('en-US')} / ${bareWriterRate.toLocaleString('en-US')} = ${(chosen.alone.rate / bareWriterRate).toFixed(2)}`, chosen.alone.rate / bareWriterRate >= TARGET_CONSUME_OF_BARE],
+    [`consume alone ≥ ${TARGET_CONSUME_RATE.toLocaleString('en-US')} records/s (2× the DataStax Kafka sink's 8.6-11.3k rows/s measured on this kind of machine)`, `${chosen.alone.rate.toLocaleString('en-US')} records/s`, chosen.alone.rate >= TARGET_CONSUME_RATE],
+    ...KAFKA_CLIENTS.map((client): [string, string, boolean] => [`consumer peak RSS ≤ ${TARGET_RSS_MB} MB with ${client} (every round, beside split and alone)`, `${peak(client)} MB`, peak(client) <= TARGET_RSS_MB]),
+    [`the default client (${DEFAULT_KAFKA_CLIENT}) the faster end to end in paired rounds`, `platformatic / kafkajs ${e2eEdge.toFixed(2)}`, faster === DEFAULT_KAFKA_CLIENT],
+  ];
+  say('## Targets');
+  say();
+  show([['target', 'measured', 'met'], ...targets.map(([t, m, ok]) => [t, m, ok ? 'met' : 'NOT met'])]);
   say();
   say('## Where the time goes');
   say();
@@ -296,8 +367,9 @@ async function main(): Promise<void> {
   // The sections other benches wrote into the page stay.
   const kept = ['bench/stargate', 'bench/cluster'].map((name) => sectionOf('docs/performance.md', name)).filter((x) => x !== undefined);
   writeFileSync('docs/performance.md', `${report.join('\n')}\n${kept.map((k) => `\n${k}\n`).join('')}`);
-  console.log(`\nwrote docs/performance.md; ratio ${ratio.toFixed(3)} (target >= ${TARGET}): ${ratio >= TARGET ? 'PASS' : 'FAIL'}`);
-  process.exitCode = ratio >= TARGET ? 0 : 1;
+  const missed = targets.filter(([, , ok]) => !ok);
+  console.log(`\nwrote docs/performance.md; targets: ${targets.length - missed.length} of ${targets.length} met${missed.length ? `; NOT met: ${missed.map(([t, m]) => `${t} (${m})`).join('; ')}` : ''}`);
+  process.exitCode = missed.length === 0 ? 0 : 1;
 }
 
 try {

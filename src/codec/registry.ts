@@ -60,6 +60,8 @@ export class Registry {
   private readonly ids = new Map<string, { id: number; version: number }>();
   /** Writer-to-reader resolvers by writer schema id and reader name (null: the same schema). */
   private readonly resolvers = new Map<string, Promise<ReturnType<avro.Type['createResolver']> | null>>();
+  /** The same, once resolved: what decodeIfReady reads. */
+  private readonly ready = new Map<string, ReturnType<avro.Type['createResolver']> | null>();
 
   constructor(
     readonly url: string,
@@ -190,10 +192,21 @@ export class Registry {
   }
 
   /**
+   * Decodes at once, without a promise, when the writer's schema of this record's id was resolved
+   * to `reader` before (by decode); undefined when not. The consumer decodes a whole batch this way
+   * in one go once the first records of each writer's schema went through decode. Errors are the
+   * record's own (avsc's reading errors).
+   */
+  decodeIfReady(buffer: Buffer, reader?: avro.Type): unknown {
+    if (!reader) return undefined;
+    const resolver = this.ready.get(`${schemaIdOf(buffer)}\n${reader.name ?? ''}`);
+    if (resolver === undefined) return undefined;
+    return resolver ? reader.fromBuffer(buffer.subarray(5), resolver) : reader.fromBuffer(buffer.subarray(5));
+  }
+
+  /**
    * Decodes with the writer's schema from the registry, resolved to `reader` (a bundled schema
    * from avro/) when given: records from older and newer producers both come out in our shape.
-   */
-  /**
    * Decodes a framed value. With a reader type, the writer's schema (fetched once per id) is
    * resolved to it, and the resolver is built once per writer id and reader: the client's own
    * decode with a reader schema parses that schema and builds a resolver on every call, which
@@ -220,6 +233,7 @@ export class Registry {
         this.resolvers.set(key, resolved);
       }
       const resolver = await resolved;
+      this.ready.set(key, resolver);
       return resolver ? reader.fromBuffer(buffer.subarray(5), resolver) : reader.fromBuffer(buffer.subarray(5));
     } catch (err) {
       if (err instanceof RapflowError) throw err;

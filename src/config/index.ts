@@ -28,6 +28,9 @@ export const EnvSchema = z
     KAFKA_CLIENT: z.enum(KAFKA_CLIENTS).default(DEFAULT_KAFKA_CLIENT),
     KAFKA_CONSUMER_GROUP: z.string().min(1).default('rapflow-consume'),
     KAFKA_FOLLOW_GROUP: z.string().min(1).default('rapflow-split-follow'),
+    // The batch consumer's memory and overlap (src/transport/flow.ts; defaults from bench/e2e, docs/performance.md).
+    KAFKA_CONSUMER_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(64).optional(),
+    KAFKA_CONSUMER_FETCH_MAX_BYTES: z.coerce.number().int().min(64 * 1024).max(256 * 2 ** 20).optional(),
     // Strimzi KafkaUser (SCRAM-SHA-512) on a cluster; unset locally, where the broker is plaintext.
     KAFKA_SASL_MECHANISM: z.enum(['scram-sha-512', 'scram-sha-256']).optional(),
     KAFKA_SASL_USERNAME: z.string().min(1).optional(),
@@ -85,6 +88,8 @@ export interface Config {
     topicPrefix: string;
     followGroup: string;
     consumerGroup: string;
+    /** Unset values: the transport's DEFAULT_CONSUMER_TUNING. */
+    consumerTuning: { maxInFlight?: number; fetchMaxBytes?: number };
     sasl?: { mechanism: 'scram-sha-512' | 'scram-sha-256'; username: string; password: string };
     tls: boolean;
     caFile?: string;
@@ -127,6 +132,10 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       topicPrefix: e.KAFKA_TOPIC_PREFIX,
       followGroup: e.KAFKA_FOLLOW_GROUP,
       consumerGroup: e.KAFKA_CONSUMER_GROUP,
+      consumerTuning: {
+        ...(e.KAFKA_CONSUMER_MAX_IN_FLIGHT !== undefined ? { maxInFlight: e.KAFKA_CONSUMER_MAX_IN_FLIGHT } : {}),
+        ...(e.KAFKA_CONSUMER_FETCH_MAX_BYTES !== undefined ? { fetchMaxBytes: e.KAFKA_CONSUMER_FETCH_MAX_BYTES } : {}),
+      },
       ...(e.KAFKA_SASL_MECHANISM ? { sasl: { mechanism: e.KAFKA_SASL_MECHANISM, username: e.KAFKA_SASL_USERNAME!, password: e.KAFKA_SASL_PASSWORD! } } : {}),
       tls: e.KAFKA_TLS === 'true',
       ...(e.KAFKA_TLS_CA_FILE ? { caFile: e.KAFKA_TLS_CA_FILE } : {}),

@@ -38,6 +38,11 @@ export interface RecordSink {
 export interface ConsumeDeps {
   /** Decodes with the writer's schema, resolved to ours; throws RECORD_UNDECODABLE for poison. */
   decode(m: InMessage): Promise<Decoded>;
+  /**
+   * The same at once, without a promise, when everything it needs is at hand (the writer's schema
+   * fetched before); undefined when not, and `decode` is used. A batch then decodes in one go.
+   */
+  decodeSync?(m: InMessage): Decoded | undefined;
   sink: RecordSink;
   /**
    * Dead-letters a record. `false`: nothing produced, because the record is a dead letter for this
@@ -61,36 +66,55 @@ export interface BatchOutcome {
 
 const signalOf = (deps: ConsumeDeps) => (deps.signal ? { signal: deps.signal } : {});
 
+/** A batch decoded: what goes to the sink, and what is poison already. */
+export interface DecodedBatch {
+  messages: InMessage[];
+  records: Decoded[];
+  /** records[i] came from messages[owner[i]]. */
+  owner: number[];
+  poison: { m: InMessage; error: RapflowError }[];
+}
+
 /**
- * Processes one batch completely: afterwards every message is either written or dead-lettered,
- * so the caller may commit past it. Retryable failures are retried (bounded) and then thrown,
- * leaving the batch uncommitted to be delivered again; a stop (`signal`) during a retry wait
- * throws RetryInterrupted, the batch likewise uncommitted.
+ * Decodes a batch: synchronously where the schema is at hand, else through `decode` with retries.
+ * Poison is set aside; a retryable failure past its retries throws for the whole batch.
  */
-export async function processBatch(messages: InMessage[], deps: ConsumeDeps): Promise<BatchOutcome> {
-  const outcome: BatchOutcome = { records: messages.length, written: 0, deadLettered: 0, retries: 0 };
-  const poison: { m: InMessage; error: RapflowError }[] = [];
-  const records: Decoded[] = [];
-  const owner: number[] = []; // records[i] came from messages[owner[i]]
+export async function decodeBatch(messages: InMessage[], deps: ConsumeDeps): Promise<DecodedBatch> {
+  const batch: DecodedBatch = { messages, records: [], owner: [], poison: [] };
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i]!;
     let decoded: Decoded;
     try {
-      decoded = await withRetry(() => deps.decode(m), deps.retry, {
-        onRetry: (err, attempt, delay) => {
-          deps.log.warn({ err, attempt, delayMs: delay, topic: m.topic, partition: m.partition, offset: m.offset }, 'decode failed, retrying');
-          void deps.heartbeat();
-        },
-        ...signalOf(deps),
-      });
+      decoded =
+        deps.decodeSync?.(m) ??
+        (await withRetry(() => deps.decode(m), deps.retry, {
+          onRetry: (err, attempt, delay) => {
+            deps.log.warn({ err, attempt, delayMs: delay, topic: m.topic, partition: m.partition, offset: m.offset }, 'decode failed, retrying');
+            void deps.heartbeat();
+          },
+          ...signalOf(deps),
+        }));
     } catch (err) {
       if (classify(err) !== 'poison') throw err;
-      poison.push({ m, error: err as RapflowError });
+      batch.poison.push({ m, error: err as RapflowError });
       continue;
     }
-    records.push(decoded);
-    owner.push(i);
+    batch.records.push(decoded);
+    batch.owner.push(i);
   }
+  return batch;
+}
+
+/**
+ * Writes a decoded batch completely: afterwards every message is either written or dead-lettered,
+ * so the caller may commit past it. Retryable failures are retried (bounded) and then thrown,
+ * leaving the batch uncommitted to be delivered again; a stop (`signal`) during a retry wait
+ * throws RetryInterrupted, the batch likewise uncommitted.
+ */
+export async function writeBatch(batch: DecodedBatch, deps: ConsumeDeps): Promise<BatchOutcome> {
+  const { messages, records, owner } = batch;
+  const outcome: BatchOutcome = { records: messages.length, written: 0, deadLettered: 0, retries: 0 };
+  const poison = [...batch.poison];
   const failures = await withRetry(() => deps.sink.write(records), deps.retry, {
     onRetry: (err, attempt, delay) => {
       outcome.retries++;
@@ -109,4 +133,9 @@ export async function processBatch(messages: InMessage[], deps: ConsumeDeps): Pr
   outcome.deadLettered = poison.length;
   outcome.written = messages.length - poison.length;
   return outcome;
+}
+
+/** Decodes and writes one batch (decodeBatch, then writeBatch): for callers that do not overlap the two. */
+export async function processBatch(messages: InMessage[], deps: ConsumeDeps): Promise<BatchOutcome> {
+  return writeBatch(await decodeBatch(messages, deps), deps);
 }

@@ -1,6 +1,7 @@
 // The pipeline's view of Kafka: what split, consume, verify and report need, whichever client
 // implements it (kafkajs/ or platformatic/; index.ts picks one from KAFKA_CLIENT).
 import type { TopicSpec } from './topics.js';
+import type { BatchWrite } from './flow.js';
 import type { ProducerTuning } from './sends.js';
 
 export const KAFKA_CLIENTS = ['kafkajs', 'platformatic'] as const;
@@ -52,11 +53,25 @@ export interface RunningConsumer {
 }
 
 /**
- * Handles one partition's messages, in order; resolving means they may be committed. `lag` (for
- * the lag metric): records of the partition after these, as far as the client knows (undefined
- * until it does).
+ * Handles one partition's messages, in order. It runs as soon as they are fetched (decoding) and
+ * either resolves when they may be committed, or hands back their write stage, run after the
+ * partition's earlier writes while later batches are fetched and prepared (flow.ts); the batch is
+ * committed once that resolved. `lag` (for the lag metric): records of the partition after these,
+ * as far as the client knows (undefined until it does).
  */
-export type BatchHandler = (messages: InMessageLike[], heartbeat: () => Promise<void>, lag: number | undefined) => Promise<void>;
+export type BatchHandler = (messages: InMessageLike[], heartbeat: () => Promise<void>, lag: number | undefined) => Promise<BatchWrite>;
+
+/** How much a batch consumer fetches and holds: its memory is about maxInFlight x maxBatch records plus one fetch. */
+export interface ConsumerTuning {
+  /** Records handed to the handler at most at once (one partition's). */
+  maxBatch: number;
+  /** Batches taken and not yet committed (flow.ts): prepared, being written, or waiting for an earlier one of their partition. */
+  maxInFlight: number;
+  /** Bytes one fetch response may carry, all partitions together. */
+  fetchMaxBytes: number;
+  /** Bytes one fetch response may carry for one partition. */
+  partitionMaxBytes: number;
+}
 
 /** A producer whose every file is one Kafka transaction (split). */
 export interface FileProducer {
@@ -92,12 +107,13 @@ export interface KafkaTransport {
   follow(topic: string, groupId: string, handle: (value: Buffer | null) => Promise<void>, onReady?: () => void): Promise<RunningConsumer>;
   /**
    * A consumer group on `topics` (read_committed) handing over one partition's messages at a time,
-   * at most `maxBatch`; offsets are committed only after `handle` resolved. The first error of
-   * `handle` stops the consumer (no silent restart loop) and rejects `done`; `stop()` finishes
-   * the batch in hand and leaves the group. A RetryInterrupted from `handle` leaves the batch
-   * uncommitted and is not a failure.
+   * at most `tuning.maxBatch`, with up to `tuning.maxInFlight` batches in hand (BatchHandler); a
+   * partition's offsets are committed in order, each only after its batch was written. The first
+   * error of `handle` stops the consumer (no silent restart loop) and rejects `done`; `stop()`
+   * stops fetching, finishes the batches in hand and leaves the group. A RetryInterrupted from
+   * `handle` leaves the batch (and the later ones of its partition) uncommitted and is not a failure.
    */
-  consumeBatches(topics: string[], groupId: string, handle: BatchHandler, maxBatch?: number): Promise<RunningConsumer>;
+  consumeBatches(topics: string[], groupId: string, handle: BatchHandler, tuning?: Partial<ConsumerTuning>): Promise<RunningConsumer>;
   /** Offsets a consumer group has committed (the next offset it will read), per topic and partition; "-1" when none. */
   committedOffsets(groupId: string, topics: string[]): Promise<LastOffsets>;
   /**

@@ -4,7 +4,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { RapflowError } from '../../src/errors.js';
-import { processBatch, type ConsumeDeps, type Decoded, type InMessage, type RecordSink } from '../../src/pipeline/consume.js';
+import { decodeBatch, processBatch, writeBatch, type ConsumeDeps, type Decoded, type InMessage, type RecordSink } from '../../src/pipeline/consume.js';
 
 const msg = (offset: number, value = `v${offset}`): InMessage => ({ topic: 't', partition: 0, offset: String(offset), key: Buffer.from(`k${offset}`), value: Buffer.from(value), headers: {} });
 const NO_WAIT = { attempts: 3, initialDelayMs: 0, maxDelayMs: 0 };
@@ -100,5 +100,28 @@ describe('processBatch', () => {
     expect(calls).toBe(3);
     const { d: never } = deps({ deadLetter: () => Promise.reject(new RapflowError('KAFKA_UNAVAILABLE', 'broker away')) });
     await expect(processBatch([msg(0, 'garbage')], never)).rejects.toMatchObject({ code: 'KAFKA_UNAVAILABLE' });
+  });
+});
+
+describe('decodeBatch', () => {
+  it('decodes synchronously where it can, asks decode only for the rest, and sets poison aside from either', async () => {
+    const asked: string[] = [];
+    const { d } = deps({
+      decodeSync: (m) => {
+        const v = m.value!.toString();
+        if (v === 'bad-sync') throw new RapflowError('RECORD_UNDECODABLE', 'truncated');
+        return v.startsWith('new') ? undefined : { name: 'LyricLine', record: { id: v, text: v } };
+      },
+      decode: (m) => {
+        asked.push(m.offset);
+        return Promise.resolve({ name: 'LyricLine', record: { id: 'fetched', text: 'fetched' } });
+      },
+    });
+    const b = await decodeBatch([msg(0), msg(1, 'new-schema'), msg(2, 'bad-sync'), msg(3)], d);
+    expect(asked).toEqual(['1']);
+    expect(b.records.map((r) => r.record.id)).toEqual(['v0', 'fetched', 'v3']);
+    expect(b.owner).toEqual([0, 1, 3]);
+    expect(b.poison.map((p) => [p.m.offset, p.error.code])).toEqual([['2', 'RECORD_UNDECODABLE']]);
+    expect(await writeBatch(b, d)).toMatchObject({ records: 4, written: 3, deadLettered: 1 });
   });
 });

@@ -6,7 +6,7 @@ import { loadSchemaSet, RECORD_NAMES, topicOf, type RecordName, type SchemaSet }
 import { redactedConfig } from '../../config/index.js';
 import { projectPath } from '../../config/paths.js';
 import { classify, RapflowError } from '../../errors.js';
-import { processBatch, type Decoded, type InMessage, type RecordSink } from '../../pipeline/consume.js';
+import { decodeBatch, writeBatch, type BatchOutcome, type Decoded, type DecodedBatch, type InMessage, type RecordSink } from '../../pipeline/consume.js';
 import { RetryInterrupted, type RetryPolicy } from '../../retry.js';
 import { DLQ_HEADER, writeTimeOf } from '../../transport/topics.js';
 import type { KafkaTransport } from '../../transport/index.js';
@@ -61,6 +61,7 @@ export interface ConsumePath {
   registry: Registry;
   set: SchemaSet;
   decode: (m: InMessage) => Promise<Decoded>;
+  decodeSync: (m: InMessage) => Decoded | undefined;
   sink: RecordSink;
   /** Produces the dead letter of `m`; `extraHeaders` are added to the record's own and the rapflow.dlq.* ones. */
   deadLetter: (m: InMessage, error: RapflowError, extraHeaders?: Record<string, string>) => Promise<void>;
@@ -94,18 +95,35 @@ export async function openConsumePath(ctx: CliContext, log: Logger, role = 'cons
     throw err;
   }
 
-  const decode = async (m: InMessage): Promise<Decoded> => {
+  const nameOf = (m: InMessage): RecordName => {
     const name = nameByTopic.get(m.topic);
     // Only a replayed dead letter can come from elsewhere (another prefix): poison, named.
     if (name === undefined) throw new RapflowError('RECORD_UNDECODABLE', `topic ${m.topic} is not one of the rap topics this consumer reads (${[...nameByTopic.keys()].join(', ')}): check KAFKA_TOPIC_PREFIX`);
     schemaIdOf(m.value); // not Confluent-framed: poison, before asking the registry anything
+    return name;
+  };
+  const undecodable = (err: unknown) =>
+    classify(err) === 'retryable' ? err : new RapflowError('RECORD_UNDECODABLE', err instanceof Error ? err.message : 'undecodable', { cause: err });
+  const decoded = (name: RecordName, record: unknown, writeTime: number | undefined): Decoded =>
+    writeTime === undefined ? { name, record: record as Record<string, unknown> } : { name, record: record as Record<string, unknown>, writeTime };
+  // The same decoding twice: at once where the writer's schema is at hand, else through the registry.
+  const decodeSync = (m: InMessage): Decoded | undefined => {
+    const name = nameOf(m);
     try {
       const writeTime = writeTimeOf(m.headers); // a header that is not a time: poison, before the registry
-      const record = (await registry.decode(m.value!, set.types.get(name))) as Record<string, unknown>;
-      return writeTime === undefined ? { name, record } : { name, record, writeTime };
+      const record = registry.decodeIfReady(m.value!, set.types.get(name));
+      return record === undefined ? undefined : decoded(name, record, writeTime);
     } catch (err) {
-      if (classify(err) === 'retryable') throw err;
-      throw new RapflowError('RECORD_UNDECODABLE', err instanceof Error ? err.message : 'undecodable', { cause: err });
+      throw undecodable(err);
+    }
+  };
+  const decode = async (m: InMessage): Promise<Decoded> => {
+    const name = nameOf(m);
+    try {
+      const writeTime = writeTimeOf(m.headers);
+      return decoded(name, await registry.decode(m.value!, set.types.get(name)), writeTime);
+    } catch (err) {
+      throw undecodable(err);
     }
   };
   const deadLetter = async (m: InMessage, error: RapflowError, extraHeaders: Record<string, string> = {}) => {
@@ -135,6 +153,7 @@ export async function openConsumePath(ctx: CliContext, log: Logger, role = 'cons
     registry,
     set,
     decode,
+    decodeSync,
     sink: store.sink,
     deadLetter,
     check: store.check,
@@ -167,7 +186,7 @@ export interface ConsumerOptions {
 export async function startConsumer(ctx: CliContext, log: Logger, options: ConsumerOptions = {}): Promise<ConsumerHandle> {
   const c = ctx.config;
   const path = await openConsumePath(ctx, log);
-  const { kafka, registry, decode, sink } = path;
+  const { kafka, registry, decode, decodeSync, sink } = path;
   const known = options.alreadyDeadLettered;
   const deadLetter = known
     ? async (m: InMessage, error: RapflowError) => {
@@ -187,33 +206,56 @@ export async function startConsumer(ctx: CliContext, log: Logger, options: Consu
   const totals: ConsumeTotals = { sink: path.kind, records: 0, written: 0, deadLettered: 0, retries: 0 };
   let consumer;
   try {
-    consumer = await kafka.consumeBatches(path.topics, c.kafka.consumerGroup, async (messages, heartbeat, lag) => {
-      inHand++;
-      const t0 = Date.now();
-      const { topic, partition } = messages[0]!;
-      let o: Awaited<ReturnType<typeof processBatch>>;
-      try {
-        o = await processBatch(messages, { decode, sink, deadLetter, log, heartbeat, retry: CONSUME_RETRY, signal: stopping.signal });
-      } catch (err) {
-        if (err instanceof RetryInterrupted) log.warn({ topic, partition, offset: messages[0]!.offset, reason: err.cause instanceof Error ? err.cause.message : String(err.cause) }, 'stopping: retry wait interrupted, the batch left uncommitted');
-        throw err;
-      } finally {
-        inHand--;
-        last = Date.now();
-      }
-      metrics.recordsIn.inc({ topic }, o.records);
-      metrics.written.inc({ topic }, o.written);
-      metrics.deadLettered.inc({ topic }, o.deadLettered);
-      metrics.retries.inc(o.retries);
-      metrics.batchSeconds.observe((Date.now() - t0) / 1000);
-      if (lag !== undefined) metrics.lag.set({ topic, partition: String(partition) }, lag);
-      totals.records += o.records;
-      totals.written += o.written;
-      totals.deadLettered += o.deadLettered;
-      totals.retries += o.retries;
-      log.info({ topic: messages[0]!.topic, partition: messages[0]!.partition, ...o, ms: Date.now() - t0 }, 'batch written');
-      onBatch?.({ topic, partition, lag, records: o.records, written: o.written, deadLettered: o.deadLettered });
-    });
+    // Each batch is decoded as soon as it is fetched; its write runs after the earlier ones of
+    // its partition, beside other partitions' and while the next batches are fetched (flow.ts).
+    consumer = await kafka.consumeBatches(
+      path.topics,
+      c.kafka.consumerGroup,
+      async (messages, heartbeat, lag) => {
+        inHand++;
+        const t0 = Date.now();
+        const { topic, partition, offset } = messages[0]!;
+        const deps = { decode, decodeSync, sink, deadLetter, log, heartbeat, retry: CONSUME_RETRY, signal: stopping.signal };
+        const interrupted = (err: unknown) => {
+          if (err instanceof RetryInterrupted) log.warn({ topic, partition, offset, reason: err.cause instanceof Error ? err.cause.message : String(err.cause) }, 'stopping: retry wait interrupted, the batch left uncommitted');
+          return err;
+        };
+        let batch: DecodedBatch;
+        try {
+          batch = await decodeBatch(messages, deps);
+        } catch (err) {
+          inHand--;
+          last = Date.now();
+          throw interrupted(err);
+        }
+        const decodedAt = Date.now();
+        return async () => {
+          let o: BatchOutcome;
+          try {
+            o = await writeBatch(batch, deps);
+          } catch (err) {
+            throw interrupted(err);
+          } finally {
+            inHand--;
+            last = Date.now();
+          }
+          metrics.recordsIn.inc({ topic }, o.records);
+          metrics.written.inc({ topic }, o.written);
+          metrics.deadLettered.inc({ topic }, o.deadLettered);
+          metrics.retries.inc(o.retries);
+          metrics.batchSeconds.observe((Date.now() - t0) / 1000);
+          if (lag !== undefined) metrics.lag.set({ topic, partition: String(partition) }, lag);
+          totals.records += o.records;
+          totals.written += o.written;
+          totals.deadLettered += o.deadLettered;
+          totals.retries += o.retries;
+          // ms: from fetched to written (decoding, waiting for its turn, writing); decodeMs of it decoding.
+          log.info({ topic, partition, ...o, ms: Date.now() - t0, decodeMs: decodedAt - t0 }, 'batch written');
+          onBatch?.({ topic, partition, lag, records: o.records, written: o.written, deadLettered: o.deadLettered });
+        };
+      },
+      c.kafka.consumerTuning,
+    );
   } catch (err) {
     await path.close();
     throw err;

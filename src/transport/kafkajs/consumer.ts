@@ -1,12 +1,16 @@
 // Consumers over kafkajs: the batch consumer (consume), one-at-a-time (split --follow), and a
 // whole-topic read (dead letters for verify and the report).
-import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import kafkajs, { type Consumer, type Kafka, type KafkaMessage } from 'kafkajs';
 import { RapflowError } from '../../errors.js';
-import { RetryInterrupted } from '../../retry.js';
 import { runConsumer } from '../running.js';
-import type { BatchHandler, InMessageLike, RunningConsumer } from '../types.js';
+import { causes } from '../errors.js';
+import { BatchFlow, consumerTuning } from '../flow.js';
+import type { BatchHandler, ConsumerTuning, InMessageLike, RunningConsumer } from '../types.js';
 import { deleteGroup, topicEnds } from './admin.js';
 import { kafkaError } from './errors.js';
+
+// kafkajs is CommonJS and its error classes are not visible to ESM named imports.
+const { KafkaJSProtocolError } = kafkajs;
 
 /**
  * The pipeline's view of a kafkajs message. Headers become strings only when asked for: the
@@ -57,21 +61,46 @@ export function follow(kafka: Kafka, topic: string, groupId: string, handle: (va
   );
 }
 
+/** The group's protocol errors that mean the partition may be someone else's now: its batch is delivered again. */
+const REBALANCED = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID']);
+const lostToRebalance = (err: unknown) => causes(err).some((e) => e instanceof KafkaJSProtocolError && REBALANCED.has(e.type));
+
 /**
- * One partition's batch at a time (partitionsConsumedConcurrently 1): more than one hung the
- * consumer when Cassandra froze mid-batch (consume-faults), and on 2 cores it bought nothing.
+ * One partition's fetched batch at a time from kafkajs (partitionsConsumedConcurrently 1: more
+ * than one hung the consumer when Cassandra froze mid-batch, consume-faults), handed to the flow
+ * (flow.ts) in slices: resolving a slice's offsets lets kafkajs fetch on while the slice is
+ * written, and the flow commits it once written. kafkajs commits nothing itself (autoCommit off).
  */
-export function consumeBatches(kafka: Kafka, topics: string[], groupId: string, handle: BatchHandler, maxBatch = 1_000): Promise<RunningConsumer> {
+export function consumeBatches(kafka: Kafka, topics: string[], groupId: string, handle: BatchHandler, tuning?: Partial<ConsumerTuning>): Promise<RunningConsumer> {
+  const t = consumerTuning(tuning);
   const consumer = kafka.consumer({
     groupId,
     allowAutoTopicCreation: false,
     sessionTimeout: 30_000,
     heartbeatInterval: 3_000,
+    maxBytes: t.fetchMaxBytes,
+    maxBytesPerPartition: t.partitionMaxBytes,
     retry: { retries: 5, restartOnFailure: () => Promise.resolve(false) },
   });
+  let flow: BatchFlow | undefined;
   return runConsumer(
-    life(consumer),
+    {
+      connect: () => consumer.connect(),
+      // Fetching paused, the batches in hand written and committed, then the group left.
+      stop: async () => {
+        flow?.close();
+        try {
+          consumer.pause(topics.map((topic) => ({ topic })));
+        } catch {
+          // not running (it failed to start): nothing is fetched anyway
+        }
+        await flow?.idle();
+        await consumer.stop();
+      },
+      disconnect: () => consumer.disconnect(),
+    },
     async (fail) => {
+      const f = (flow = new BatchFlow({ maxInFlight: t.maxInFlight, fail }));
       await consumer.subscribe({ topics, fromBeginning: true });
       await consumer.run({
         autoCommit: false,
@@ -80,23 +109,29 @@ export function consumeBatches(kafka: Kafka, topics: string[], groupId: string, 
         eachBatch: async (payload) => {
           const { batch } = payload;
           const heartbeat = () => payload.heartbeat();
-          for (let i = 0; i < batch.messages.length && payload.isRunning() && !payload.isStale(); i += maxBatch) {
-            const slice = batch.messages.slice(i, i + maxBatch);
-            const messages = slice.map((m) => inMessage(batch.topic, batch.partition, m));
-            try {
-              await handle(messages, heartbeat, Number(BigInt(batch.highWatermark) - BigInt(slice.at(-1)!.offset) - 1n));
-            } catch (err) {
-              // Told to stop while waiting to retry: leave this batch uncommitted (the next
-              // consumer of the partition gets it again) and let the stop go on, not a failure.
-              if (err instanceof RetryInterrupted) return;
-              fail(err);
-              throw err;
-            }
+          for (let i = 0; i < batch.messages.length && payload.isRunning() && !payload.isStale(); i += t.maxBatch) {
+            const slice = batch.messages.slice(i, i + t.maxBatch);
             const last = slice.at(-1)!.offset;
+            const taken = await f.push({
+              key: `${batch.topic}:${batch.partition}`,
+              prepare: () => handle(
+                slice.map((m) => inMessage(batch.topic, batch.partition, m)),
+                heartbeat,
+                Number(BigInt(batch.highWatermark) - BigInt(last) - 1n),
+              ),
+              commit: async () => {
+                try {
+                  await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next(last) }]);
+                } catch (err) {
+                  if (!lostToRebalance(err)) throw kafkaError(err, `committing ${batch.topic}[${batch.partition}]@${last}`);
+                }
+              },
+            });
+            // Not taken (stopping, or failed): unresolved, so kafkajs fetches it again if it goes on.
+            if (!taken) return;
             payload.resolveOffset(last);
-            await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next(last) }]);
-            await heartbeat();
           }
+          await heartbeat();
         },
       });
     },

@@ -3,7 +3,7 @@
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import type { ProducerTuning } from '../sends.js';
 import type { TopicSpec } from '../topics.js';
-import type { BatchHandler, KafkaSettings, KafkaTransport } from '../types.js';
+import type { BatchHandler, ConsumerTuning, KafkaSettings, KafkaTransport } from '../types.js';
 import * as admin from './admin.js';
 import { consumeBatches, follow, readToEnd } from './consumer.js';
 import { recordSender, transactionalProducer } from './producer.js';
@@ -28,7 +28,7 @@ export class KafkajsTransport implements KafkaTransport {
   ensureTopics = (specs: TopicSpec[]) => admin.ensureTopics(this.kafka, specs);
   transactionalProducer = (transactionalId: string, topics: string[], tuning?: ProducerTuning) => transactionalProducer(this.kafka, transactionalId, topics, tuning);
   follow = (topic: string, groupId: string, handle: (value: Buffer | null) => Promise<void>, onReady?: () => void) => follow(this.kafka, topic, groupId, handle, onReady);
-  consumeBatches = (topics: string[], groupId: string, handle: BatchHandler, maxBatch?: number) => consumeBatches(this.kafka, topics, groupId, handle, maxBatch);
+  consumeBatches = (topics: string[], groupId: string, handle: BatchHandler, tuning?: Partial<ConsumerTuning>) => consumeBatches(this.kafka, topics, groupId, handle, tuning);
   committedOffsets = (groupId: string, topics: string[]) => admin.committedOffsets(this.kafka, groupId, topics);
   readToEnd = (topic: string, timeoutMs?: number) => readToEnd(this.kafka, topic, timeoutMs);
   ping = () => admin.ping(this.kafka);

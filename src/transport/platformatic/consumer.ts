@@ -3,10 +3,10 @@
 // stream of messages with manual commits; heartbeats run on a timer of their own.
 import { Consumer, FetchIsolationLevels, ProtocolError, stringDeserializer, type Message, type MessagesStream } from '@platformatic/kafka';
 import { RapflowError } from '../../errors.js';
-import { RetryInterrupted } from '../../retry.js';
 import { causes } from '../errors.js';
 import { runConsumer } from '../running.js';
-import type { BatchHandler, InMessageLike, KafkaSettings, RunningConsumer } from '../types.js';
+import { BatchFlow, consumerTuning } from '../flow.js';
+import type { BatchHandler, ConsumerTuning, InMessageLike, KafkaSettings, RunningConsumer } from '../types.js';
 import { deleteGroup, topicEnds } from './admin.js';
 import { baseOptions } from './client.js';
 import { kafkaError } from './errors.js';
@@ -71,11 +71,23 @@ async function drain(stream: Stream, max: number, each: (messages: Msg[]) => Pro
   }
 }
 
-function lifeOf(consumer: Consumer<Buffer, Buffer, string, string>, state: { stopping: boolean; stream?: Stream; loop?: Promise<void> }) {
+interface LoopState {
+  stopping: boolean;
+  stream?: Stream;
+  loop?: Promise<void>;
+  /** The batch consumer's batches in hand. */
+  flow?: BatchFlow;
+}
+
+function lifeOf(consumer: Consumer<Buffer, Buffer, string, string>, state: LoopState) {
   return {
     connect: () => Promise.resolve(),
+    // The batches in hand are written and committed before the stream closes (their commits go
+    // through the consumer, still in the group).
     stop: async () => {
       state.stopping = true;
+      state.flow?.close();
+      await state.flow?.idle();
       await state.stream?.close().catch(() => undefined);
       await state.loop;
     },
@@ -88,9 +100,10 @@ function lifeOf(consumer: Consumer<Buffer, Buffer, string, string>, state: { sto
   };
 }
 
-export function consumeBatches(settings: KafkaSettings, topics: string[], groupId: string, handle: BatchHandler, maxBatch = 1_000): Promise<RunningConsumer> {
+export function consumeBatches(settings: KafkaSettings, topics: string[], groupId: string, handle: BatchHandler, tuning?: Partial<ConsumerTuning>): Promise<RunningConsumer> {
+  const t = consumerTuning(tuning);
   const consumer = consumerOf(settings, groupId);
-  const state: { stopping: boolean; stream?: Stream; loop?: Promise<void> } = { stopping: false };
+  const state: LoopState = { stopping: false };
   // The lag metric: the partitions' last stable offsets (listed every few seconds: the fetch
   // responses' are not handed to the stream's reader) against the stream's next fetch position.
   const latest = new Map<string, bigint>();
@@ -103,33 +116,37 @@ export function consumeBatches(settings: KafkaSettings, topics: string[], groupI
   return runConsumer(
     lifeOf(consumer, state),
     async (fail) => {
-      const stream = await consumer.consume({ topics, mode: 'committed', fallbackMode: 'earliest', autocommit: false });
+      // Fetches bounded in bytes (the client's default, 50 MB a fetch, made the consumer's memory).
+      const stream = await consumer.consume({
+        topics,
+        mode: 'committed',
+        fallbackMode: 'earliest',
+        autocommit: false,
+        maxBytes: t.fetchMaxBytes,
+        maxBytesPerPartition: t.partitionMaxBytes,
+      });
       state.stream = stream;
       await listLatest();
       lister = setInterval(() => void listLatest(), 5_000).unref();
-      state.loop = drain(stream, maxBatch, async (messages) => {
-        if (state.stopping) return false;
+      const flow = (state.flow = new BatchFlow({ maxInFlight: t.maxInFlight, fail }));
+      state.loop = drain(stream, t.maxBatch, (messages) => {
+        if (state.stopping) return Promise.resolve(false);
         const last = messages.at(-1)!;
         const key = `${last.topic}:${last.partition}`;
         const end = latest.get(key);
         const fetched = stream.offsetsToFetch.get(key);
         const lag = end === undefined || fetched === undefined ? undefined : Math.max(0, Number(end - fetched));
-        try {
-          await handle(messages.map(inMessage), () => Promise.resolve(), lag);
-        } catch (err) {
-          // Told to stop while waiting to retry: this batch stays uncommitted, not a failure.
-          if (!(err instanceof RetryInterrupted)) fail(err);
-          return false;
-        }
-        try {
-          await last.commit();
-        } catch (err) {
-          if (!lostToRebalance(err)) {
-            fail(kafkaError(err, `committing ${last.topic}[${last.partition}]@${last.offset}`));
-            return false;
-          }
-        }
-        return true;
+        return flow.push({
+          key,
+          prepare: () => handle(messages.map(inMessage), () => Promise.resolve(), lag),
+          commit: async () => {
+            try {
+              await last.commit();
+            } catch (err) {
+              if (!lostToRebalance(err)) throw kafkaError(err, `committing ${last.topic}[${last.partition}]@${last.offset}`);
+            }
+          },
+        });
       })
         .catch((err: unknown) => {
           if (!state.stopping) fail(kafkaError(err, 'consuming'));
@@ -142,7 +159,7 @@ export function consumeBatches(settings: KafkaSettings, topics: string[], groupI
 
 export function follow(settings: KafkaSettings, topic: string, groupId: string, handle: (value: Buffer | null) => Promise<void>, onReady?: () => void): Promise<RunningConsumer> {
   const consumer = consumerOf(settings, groupId);
-  const state: { stopping: boolean; stream?: Stream; loop?: Promise<void> } = { stopping: false };
+  const state: LoopState = { stopping: false };
   consumer.on('consumer:group:join', () => onReady?.());
   return runConsumer(
     lifeOf(consumer, state),

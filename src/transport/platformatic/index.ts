@@ -1,7 +1,7 @@
 // The Kafka transport over @platformatic/kafka: maintained, pure TypeScript, no native build.
 import type { ProducerTuning } from '../sends.js';
 import type { TopicSpec } from '../topics.js';
-import type { BatchHandler, KafkaSettings, KafkaTransport } from '../types.js';
+import type { BatchHandler, ConsumerTuning, KafkaSettings, KafkaTransport } from '../types.js';
 import * as admin from './admin.js';
 import { consumeBatches, follow, readToEnd } from './consumer.js';
 import { recordSender, transactionalProducer } from './producer.js';
@@ -14,7 +14,7 @@ export class PlatformaticTransport implements KafkaTransport {
   ensureTopics = (specs: TopicSpec[]) => admin.ensureTopics(this.settings, specs);
   transactionalProducer = (transactionalId: string, topics: string[], tuning?: ProducerTuning) => transactionalProducer(this.settings, transactionalId, topics, tuning);
   follow = (topic: string, groupId: string, handle: (value: Buffer | null) => Promise<void>, onReady?: () => void) => follow(this.settings, topic, groupId, handle, onReady);
-  consumeBatches = (topics: string[], groupId: string, handle: BatchHandler, maxBatch?: number) => consumeBatches(this.settings, topics, groupId, handle, maxBatch);
+  consumeBatches = (topics: string[], groupId: string, handle: BatchHandler, tuning?: Partial<ConsumerTuning>) => consumeBatches(this.settings, topics, groupId, handle, tuning);
   committedOffsets = (groupId: string, topics: string[]) => admin.committedOffsets(this.settings, groupId, topics);
   readToEnd = (topic: string, timeoutMs?: number) => readToEnd(this.settings, topic, timeoutMs);
   ping = () => admin.ping(this.settings);
