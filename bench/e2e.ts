@@ -235,7 +235,6 @@ async function main(): Promise<void> {
   say(`Driven at the same time, as the pipeline drives them (bare producer and bare Cassandra writer together, sharing the ${cpus().length} cores with both services): ${togetherRate.toLocaleString('en-US')} records/s, ${(togetherRate / slowest[1]).toFixed(2)} of the slowest service's ceiling: on ${cpus().length} cores shared by both services and both clients, that is what the two services give a pipeline here, whatever its own code.`);
   say();
   // 3. The two Kafka clients in paired rounds, and each client's bare producer.
-  const med = (client: string, f: (r: ClientRun) => number) => median(rounds.filter((r) => r.client === client).map(f));
   const peak = (client: string) => Math.round(Math.max(...rounds.filter((r) => r.client === client).flatMap((r) => [r.run.consumed.peakRssMb, r.alone.peakRssMb])));
   const bareProducer = new Map<string, number>();
   for (const client of KAFKA_CLIENTS) {

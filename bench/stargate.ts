@@ -25,7 +25,8 @@ import { config, median, stackUp, table, timed, unique, writeSection } from './l
 const SONGS = Number(process.env.BENCH_SONGS ?? 200);
 const LINES_PER_SONG = 20;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const TARGET = 0.85;
+/** Rows and documents are judged each: a combined ratio let documents at 0.71 pass beside rows at 0.99. */
+const TARGET = 0.9;
 
 type Call = { method: 'POST'; path: string; body: string };
 
@@ -174,7 +175,9 @@ async function main(): Promise<void> {
     ['CQL sink, straight to Cassandra', Math.round(m('cqlRows')), '–', '–', '–'],
   ]);
   console.log(`\n${summary}`);
-  console.log(`\nratio of medians of paired rounds: rows ${ratioRows.toFixed(3)}, documents ${ratioDocs.toFixed(3)}, both ${ratio.toFixed(3)} (target >= ${TARGET}: ${ratio >= TARGET ? 'PASS' : 'FAIL'})`);
+  const met = (r: number) => (r >= TARGET ? 'met' : 'NOT met');
+  const pass = ratioRows >= TARGET && ratioDocs >= TARGET;
+  console.log(`\nratio of medians of paired rounds, each against target >= ${TARGET}: rows ${ratioRows.toFixed(3)} (${met(ratioRows)}), documents ${ratioDocs.toFixed(3)} (${met(ratioDocs)}); both together ${ratio.toFixed(3)}: ${pass ? 'PASS' : 'FAIL'}`);
   console.log(`CQL against Stargate REST, rows: ${(m('cqlRows') / m('sinkRows')).toFixed(1)}x`);
   console.log(`CPU ms per write (row or document): Stargate ${perRow('sink', 'stargate').toFixed(2)} (bare ${perRow('bare', 'stargate').toFixed(2)}), Cassandra ${perRow('sink', 'cassandra').toFixed(2)}, client ${perRow('sink', 'self').toFixed(2)} (bare ${perRow('bare', 'self').toFixed(2)})`);
   console.log(`RSS after the run: Stargate ${rss.stargate} MB, Cassandra ${rss.cassandra} MB`);
@@ -189,7 +192,7 @@ async function main(): Promise<void> {
     summary,
     '```',
     '',
-    `- **The sink reaches ${ratio.toFixed(2)} of the bare client** (target ${TARGET}; rows ${ratioRows.toFixed(2)}, documents ${ratioDocs.toFixed(2)}, medians of paired rounds).`,
+    `- **The sink against the bare client: rows ${ratioRows.toFixed(2)} (${met(ratioRows)}), documents ${ratioDocs.toFixed(2)} (${met(ratioDocs)})**, each against a target of ${TARGET} (medians of paired rounds; both together ${ratio.toFixed(2)}).`,
     `- **CQL writes the same rows ${(m('cqlRows') / m('sinkRows')).toFixed(0)} times faster** than Stargate's REST API: REST has no batch endpoint for rows, so each row is an HTTP request that Stargate turns into CQL.`,
     `- Stargate spends ${perRow('sink', 'stargate').toFixed(2)} ms of CPU per write and Cassandra ${perRow('sink', 'cassandra').toFixed(2)}; the sink's own client ${perRow('sink', 'self').toFixed(2)} (the bare one ${perRow('bare', 'self').toFixed(2)}). On these cores Stargate is the bottleneck.`,
     `- RSS after the run: Stargate ${rss.stargate} MB, Cassandra ${rss.cassandra} MB.`,
@@ -200,7 +203,7 @@ async function main(): Promise<void> {
 
   for (const ks of keyspaces) await client.request('DELETE', `/v2/schemas/keyspaces/${ks}`, { accept: [204, 404] }).catch(() => undefined);
   agent.destroy();
-  if (ratio < TARGET) process.exitCode = 1;
+  if (!pass) process.exitCode = 1;
 }
 
 await main();
