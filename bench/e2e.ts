@@ -285,6 +285,20 @@ async function main(): Promise<void> {
   say();
   show([['target', 'measured', 'met'], ...targets.map(([t, m, ok]) => [t, m, ok ? 'met' : 'NOT met'])]);
   say();
+  // The consumer before it overlapped its stages (fetch, decode, write and commit one batch after
+  // another; the clients' default fetch sizes): this bench's own figures from those runs, kept as
+  // the "before" the figures above are compared with.
+  say('## Before the overlapping consumer');
+  say();
+  say('The same bench on the same machine, before the consumer overlapped fetch, decode and write and bounded its fetches (figures as this bench printed them then, default client platformatic, one run per client):');
+  say();
+  show([
+    ['measured', 'end to end records/s', 'bare producer and writer together', 'end to end / together', 'consume beside split records/s', 'consumer peak RSS (MB)'],
+    ['2026-12-02', 8_498, 18_458, '0.46', 8_841, 954],
+    ['2026-12-06', 7_816, 20_772, '0.38', 8_143, 959],
+    ['this run (median round)', e2eRate, togetherRate, (e2eRate / togetherRate).toFixed(2), consumeRate, Math.round(consumed.peakRssMb)],
+  ]);
+  say();
   say('## Where the time goes');
   say();
   const e2eCores = (s: number) => `${(s / e2eSeconds).toFixed(2)}`;

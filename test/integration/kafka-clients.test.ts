@@ -127,6 +127,53 @@ describe.each(KAFKA_CLIENTS)('the Kafka transport over %s', (client) => {
     expect(second.map((m) => m.key?.toString())).toEqual(['r5']);
   });
 
+  it('fetches and decodes the next batches while one is written, commits nothing past a batch not yet written, and a stop finishes the batch in hand', async () => {
+    const topic = `${prefix}${client}.overlap`;
+    await t.ensureTopics([{ name: topic, partitions: 1, config: {} }]);
+    const producer = await t.transactionalProducer(uniqueName(`kclients-${client}`), [topic]);
+    await producer.sendAtomically(Array.from({ length: 50 }, (_, i) => ({ topic, key: `o${i}`, value: Buffer.from([i]), headers: {} })));
+    const group = uniqueName(`kclients-${client}-overlap`);
+    const prepared: string[] = [];
+    const written: string[] = [];
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const consumer = await t.consumeBatches(
+      [topic],
+      group,
+      (messages) => {
+        const first = messages[0]!.offset;
+        prepared.push(first);
+        return Promise.resolve(async () => {
+          if (first === '0') await held; // the first batch's write waits until the test lets it go
+          written.push(first);
+        });
+      },
+      { maxBatch: 10, maxInFlight: 3 },
+    );
+    const until = async (what: () => boolean) => {
+      for (let i = 0; i < 300 && !what(); i++) await new Promise((r) => setTimeout(r, 100));
+    };
+    await until(() => prepared.length >= 3);
+    // Three batches in hand (the bound), the first still being written: nothing written after it, nothing committed.
+    expect(prepared.slice(0, 3)).toEqual(['0', '10', '20']);
+    expect(written).toEqual([]);
+    expect((await t.committedOffsets(group, [topic]))[topic]).toEqual({ 0: '-1' });
+    // A stop while the write is held waits for it, and commits what was written before leaving.
+    const stopped = consumer.stop();
+    await new Promise((r) => setTimeout(r, 300));
+    release();
+    await stopped;
+    expect(written.slice(0, 3)).toEqual(['0', '10', '20']);
+    const committed = Number((await t.committedOffsets(group, [topic]))[topic]![0]);
+    const lastWritten = Math.max(...written.map(Number));
+    expect(committed).toBe(lastWritten + 10);
+    expect(committed).toBeLessThan(50); // the batch waiting for room when the stop came was not taken
+    // The rest is delivered again from there, none lost.
+    const rest = await consumeAll(t, [topic], group, 50 - committed);
+    expect(rest.map((m) => Number(m.offset))).toEqual(Array.from({ length: 50 - committed }, (_, i) => committed + i));
+    await producer.close();
+  });
+
   it('stops with the handler error and leaves that batch uncommitted', async () => {
     const topic = `${prefix}${client}.fail`;
     await t.ensureTopics([{ name: topic, partitions: 1, config: {} }]);
