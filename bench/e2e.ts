@@ -194,8 +194,11 @@ async function main(): Promise<void> {
   let producedAt = 0;
   let writtenAt = 0;
   const t0Together = Date.now();
+  const cpuBeforeTogether = cpuSeconds();
   await Promise.all([producer.go().then(() => (producedAt = Date.now())), writer.go().then(() => (writtenAt = Date.now()))]);
   const togetherRate = Math.round(records / ((Math.max(producedAt, writtenAt) - t0Together) / 1000));
+  // CPU of everything that ran: the services, and this process (the bare clients' threads).
+  const togetherCpu = Object.values(cpuDelta(cpuBeforeTogether, cpuSeconds())).reduce((a, v) => a + (Number.isNaN(v) ? 0 : v), 0);
   await cql.execute(`DROP KEYSPACE ${sinkKs}`);
   await cql.close();
 
@@ -281,9 +284,19 @@ async function main(): Promise<void> {
     ...KAFKA_CLIENTS.map((client): [string, string, boolean] => [`consumer peak RSS ≤ ${TARGET_RSS_MB} MB with ${client} (every round, beside split and alone)`, `${peak(client)} MB`, peak(client) <= TARGET_RSS_MB]),
     [`the default client (${DEFAULT_KAFKA_CLIENT}) the faster end to end in paired rounds`, `platformatic / kafkajs ${e2eEdge.toFixed(2)}`, faster === DEFAULT_KAFKA_CLIENT],
   ];
+  // Why end to end cannot reach the bare clients here: the CPU each record costs, all processes together.
+  const pipelineCpu = split.cpuSeconds + consumed.cpuSeconds + SERVICES.reduce((a, k) => a + (services[k] ?? 0), 0);
+  const usPerRecord = (cpu: number) => Math.round((cpu / records) * 1e6);
+  const cores = cpus().length;
+  const cpuBoundRate = Math.round(records / (pipelineCpu / cores));
+  targets.push([
+    `(why) end to end is bound by the CPU all its processes need on ${cores} shared cores`,
+    `pipeline ${usPerRecord(pipelineCpu)} µs of CPU a record (split ${usPerRecord(split.cpuSeconds)}, consume ${usPerRecord(consumed.cpuSeconds)}, services ${usPerRecord(pipelineCpu - split.cpuSeconds - consumed.cpuSeconds)}) against the bare clients' ${usPerRecord(togetherCpu)}: at most ${cpuBoundRate.toLocaleString('en-US')} records/s on ${cores} cores = ${(cpuBoundRate / togetherRate).toFixed(2)} of together; cores busy ${((pipelineCpu / (cores * e2eSeconds)) * 100).toFixed(0)} % during the run`,
+    true,
+  ]);
   say('## Targets');
   say();
-  show([['target', 'measured', 'met'], ...targets.map(([t, m, ok]) => [t, m, ok ? 'met' : 'NOT met'])]);
+  show([['target', 'measured', 'met'], ...targets.map(([t, m, ok]) => [t, m, t.startsWith('(why)') ? '–' : ok ? 'met' : 'NOT met'])]);
   say();
   // The consumer before it overlapped its stages (fetch, decode, write and commit one batch after
   // another; the clients' default fetch sizes): this bench's own figures from those runs, kept as
@@ -380,8 +393,8 @@ async function main(): Promise<void> {
   // The sections other benches wrote into the page stay.
   const kept = ['bench/stargate', 'bench/cluster'].map((name) => sectionOf('docs/performance.md', name)).filter((x) => x !== undefined);
   writeFileSync('docs/performance.md', `${report.join('\n')}\n${kept.map((k) => `\n${k}\n`).join('')}`);
-  const missed = targets.filter(([, , ok]) => !ok);
-  console.log(`\nwrote docs/performance.md; targets: ${targets.length - missed.length} of ${targets.length} met${missed.length ? `; NOT met: ${missed.map(([t, m]) => `${t} (${m})`).join('; ')}` : ''}`);
+  const missed = targets.filter(([t, , ok]) => !ok && !t.startsWith('(why)'));
+  console.log(`\nwrote docs/performance.md; targets: ${targets.length - 1 - missed.length} of ${targets.length - 1} met${missed.length ? `; NOT met: ${missed.map(([t, m]) => `${t} (${m})`).join('; ')}` : ''}`);
   process.exitCode = missed.length === 0 ? 0 : 1;
 }
 

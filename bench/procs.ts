@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CONSUMER_NODE_OPTIONS } from '../src/transport/flow.js';
 
 export interface ProcResult {
   code: number;
@@ -55,7 +56,9 @@ const rssKb = (pid: number): number => {
 export function runRapflow(args: string[], env: Record<string, string>, profileDir?: string): Running {
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   const startedAt = Date.now();
-  const child = spawn('node', [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), 'dist/cli/main.js', ...args], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A consumer runs with the heap the chart's Deployment gives it (CONSUMER_NODE_OPTIONS), unless the caller says otherwise.
+  const heap = args[0] === 'consume' ? { NODE_OPTIONS: CONSUMER_NODE_OPTIONS } : {};
+  const child = spawn('node', [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), 'dist/cli/main.js', ...args], { env: { ...process.env, LOG_LEVEL: 'info', ...heap, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   let peak = 0;
   const waiters: { msg: string; resolve: () => void }[] = [];

@@ -121,12 +121,23 @@ export class BatchFlow {
 }
 
 /**
- * The batch consumer's defaults. At the bench/e2e corpus (records of about 150 bytes) a fetch of
- * 8 MiB holds some 50,000 records: enough to keep four batches of 1,000 in hand while the next
- * fetch is on its way, where the clients' own defaults (@platformatic/kafka 50 MB a fetch,
- * kafkajs 10 MB) let the consumer grow to 950 MB (docs/performance.md).
+ * The batch consumer's defaults, from bench/probe runs of a consumer alone on the bench/e2e corpus
+ * (525,500 records, 2 cores): fetches of 1, 2 or 8 MiB and 2 or 4 batches in hand gave the same
+ * rate within noise, so the smaller fetch; the clients' own defaults (50 MB a fetch for
+ * @platformatic/kafka, 10 MB for kafkajs) only add memory.
  */
-export const DEFAULT_CONSUMER_TUNING: ConsumerTuning = { maxBatch: 1_000, maxInFlight: 4, fetchMaxBytes: 8 * 2 ** 20, partitionMaxBytes: 2 ** 20 };
+export const DEFAULT_CONSUMER_TUNING: ConsumerTuning = { maxBatch: 1_000, maxInFlight: 4, fetchMaxBytes: 2 * 2 ** 20, partitionMaxBytes: 2 ** 20 };
+
+/**
+ * The V8 heap the consumer process runs with (NODE_OPTIONS of the chart's Deployment, and of the
+ * benchmarks' consumers). Measured on the bench/e2e corpus: the heap after a full GC held 84 MB
+ * mid-run (a snapshot: strings 31 MB, code 14 MB), yet Node's defaults let the consumer grow to
+ * 570-950 MB, because V8 sizes its heap to the machine and collects late. With old space 192 MB and
+ * a 16 MB semi-space it peaked at 272-289 MB and wrote 22,400 (platformatic) and 26,200 (kafkajs)
+ * records/s alone; with old space 128-160 MB it spent its time collecting (11-13k records/s), and
+ * capping old space without setting the semi-space shrank the young generation with it (10-11k).
+ */
+export const CONSUMER_NODE_OPTIONS = '--max-old-space-size=192 --max-semi-space-size=16';
 
 export function consumerTuning(partial: Partial<ConsumerTuning> = {}): ConsumerTuning {
   const t = { ...DEFAULT_CONSUMER_TUNING, ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) };

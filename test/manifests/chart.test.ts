@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
+import { CONSUMER_NODE_OPTIONS } from '../../src/transport/flow.js';
 import { CHART, find, helmTemplate, KUBE_VERSION, renderChart, run, tool, VALUE_SETS, type K8sObject } from './tools.js';
 
 type Any = any;
@@ -38,6 +39,8 @@ describe('helm/rapflow', () => {
     const pod = podOf(d);
     const c = pod.containers[0];
     expect(c.args).toEqual(['consume']);
+    // V8's heap bounded as measured (CONSUMER_NODE_OPTIONS, the benchmarks' consumers run with it).
+    expect(envOf(c, 'NODE_OPTIONS')?.value).toBe(CONSUMER_NODE_OPTIONS);
     expect(envOf(c, 'HTTP_HOST').value).toBe('0.0.0.0');
     expect(Number(envOf(c, 'HTTP_PORT').value)).toBe(c.ports[0].containerPort);
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });

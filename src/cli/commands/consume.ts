@@ -1,4 +1,5 @@
 // `rapflow consume`: the long-running consumer (a Kubernetes Deployment) writing the rap topics into Cassandra.
+import { getHeapStatistics } from 'node:v8';
 import { Option, type Command } from 'commander';
 import { frame, schemaIdOf } from '../../codec/confluent.js';
 import type { Registry } from '../../codec/registry.js';
@@ -260,7 +261,9 @@ export async function startConsumer(ctx: CliContext, log: Logger, options: Consu
     await path.close();
     throw err;
   }
-  log.info({ group: c.kafka.consumerGroup, topics: path.topics, sink: path.kind }, 'consuming');
+  // The heap V8 may grow to (NODE_OPTIONS, CONSUMER_NODE_OPTIONS): unbounded by default, it is most of the consumer's memory.
+  const heapLimitMb = Math.round(getHeapStatistics().heap_size_limit / 2 ** 20);
+  log.info({ group: c.kafka.consumerGroup, topics: path.topics, sink: path.kind, heapLimitMb }, 'consuming');
   const finished = consumer.done.finally(async () => {
     await path.close();
     log.info(totals, 'stopped');
