@@ -72,10 +72,10 @@ async function main(): Promise<void> {
   // second consumer (its own group, a fresh keyspace) reading the same filled topics alone. Both
   // clients, in paired rounds (alternating which goes first), so that a slow minute of the
   // machine falls on both and the comparison reads ratios within a round.
-  const pipeline = async (n: Names, profile?: string) => {
+  const pipeline = async (n: Names, profile?: string, consumerEnv: Record<string, string> = {}) => {
     // Quiet services first (not after: the consumer stops after 8 s without records).
     await settle();
-    const consumer = runRapflow(['consume', '--idle-exit', '8'], n.env, profile && join(profile, 'consume'));
+    const consumer = runRapflow(['consume', '--idle-exit', '8'], { ...n.env, ...consumerEnv }, profile && join(profile, 'consume'));
     await consumer.logged('consuming');
     const started = Date.now();
     const cpuBefore = cpuSeconds();
@@ -298,19 +298,32 @@ async function main(): Promise<void> {
   say();
   show([['target', 'measured', 'met'], ...targets.map(([t, m, ok]) => [t, m, t.startsWith('(why)') ? '–' : ok ? 'met' : 'NOT met'])]);
   say();
-  // The consumer before it overlapped its stages (fetch, decode, write and commit one batch after
-  // another; the clients' default fetch sizes): this bench's own figures from those runs, kept as
-  // the "before" the figures above are compared with.
+  // The consumer before it overlapped its stages: an earlier build (BENCH_BASELINE_DIST, that
+  // commit's dist/ with its node_modules beside it) in the same pipeline, same run, same split.
   say('## Before the overlapping consumer');
   say();
-  say('The same bench on the same machine, before the consumer overlapped fetch, decode and write and bounded its fetches (figures as this bench printed them then, default client platformatic, one run per client):');
-  say();
-  show([
-    ['measured', 'end to end records/s', 'bare producer and writer together', 'end to end / together', 'consume beside split records/s', 'consumer peak RSS (MB)'],
-    ['2026-12-02', 8_498, 18_458, '0.46', 8_841, 954],
-    ['2026-12-06', 7_816, 20_772, '0.38', 8_143, 959],
-    ['this run (median round)', e2eRate, togetherRate, (e2eRate / togetherRate).toFixed(2), consumeRate, Math.round(consumed.peakRssMb)],
-  ]);
+  const baselineDist = process.env.BENCH_BASELINE_DIST;
+  if (baselineDist) {
+    const n = names('before');
+    n.env.KAFKA_CLIENT = config.kafka.client;
+    await prepare(n, files);
+    // As it ran then: Node's heap defaults, the clients' fetch sizes.
+    const before = await pipeline(n, undefined, { RAPFLOW_BENCH_DIST: baselineDist, NODE_OPTIONS: '' });
+    const bb = batches([before.consumed]);
+    if (bb.written !== records) throw new Error(`the baseline consumer wrote ${bb.written} records, corpus has ${records}`);
+    const beforeE2e = Math.round(records / ((bb.last - before.started) / 1000));
+    const beforeConsume = Math.round(bb.written / ((bb.last - bb.first) / 1000));
+    say(`The same pipeline once more in this run with the consumer of an earlier build (\`${process.env.BENCH_BASELINE_LABEL ?? baselineDist}\`: fetch, decode, write and commit one batch after another, the clients' fetch sizes, Node's heap defaults), the split of this build, ${config.kafka.client}:`);
+    say();
+    show([
+      ['consumer', 'end to end records/s', 'consume beside split records/s', 'consumer CPU seconds', 'consumer peak RSS (MB)'],
+      ['before', beforeE2e, beforeConsume, before.consumed.cpuSeconds, Math.round(before.consumed.peakRssMb)],
+      ['this build (median round)', e2eRate, consumeRate, consumed.cpuSeconds, Math.round(consumed.peakRssMb)],
+      ['after / before', (e2eRate / beforeE2e).toFixed(2), (consumeRate / beforeConsume).toFixed(2), (consumed.cpuSeconds / before.consumed.cpuSeconds).toFixed(2), (consumed.peakRssMb / before.consumed.peakRssMb).toFixed(2)],
+    ]);
+  } else {
+    say('Not measured in this run: set BENCH_BASELINE_DIST to an earlier build\'s dist/ to run its consumer here for a before and after.');
+  }
   say();
   say('## Where the time goes');
   say();

@@ -58,7 +58,9 @@ export function runRapflow(args: string[], env: Record<string, string>, profileD
   const startedAt = Date.now();
   // A consumer runs with the heap the chart's Deployment gives it (CONSUMER_NODE_OPTIONS), unless the caller says otherwise.
   const heap = args[0] === 'consume' ? { NODE_OPTIONS: CONSUMER_NODE_OPTIONS } : {};
-  const child = spawn('node', [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), 'dist/cli/main.js', ...args], { env: { ...process.env, LOG_LEVEL: 'info', ...heap, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // RAPFLOW_BENCH_DIST: another build of rapflow (an earlier commit's dist/) for a before-and-after in one run.
+  const main = env.RAPFLOW_BENCH_DIST ? join(env.RAPFLOW_BENCH_DIST, 'cli/main.js') : 'dist/cli/main.js';
+  const child = spawn('node', [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), main, ...args], { env: { ...process.env, LOG_LEVEL: 'info', ...heap, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   let peak = 0;
   const waiters: { msg: string; resolve: () => void }[] = [];

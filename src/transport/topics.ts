@@ -51,7 +51,11 @@ export const HEADER = {
  * one); a header that is not a time makes the record poison.
  */
 export function writeTimeOf(headers: Readonly<Record<string, string>>): number | undefined {
-  const text = headers[HEADER.sourceLastModified];
+  return writeTimeFrom(headers[HEADER.sourceLastModified]);
+}
+
+/** The same, from the header's text (headerOf reads it without building every header). */
+export function writeTimeFrom(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/.test(text) ? Date.parse(text) : NaN;
   if (!Number.isFinite(ms) || ms < 0) {

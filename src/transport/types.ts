@@ -31,7 +31,15 @@ export interface InMessageLike {
   key: Buffer | null;
   value: Buffer | null;
   headers: Record<string, string>;
+  /**
+   * One header, without building `headers` (the consumer reads one header of every record, the
+   * file's version time; building all seven showed as 4 % of its busy time). Absent: read `headers`.
+   */
+  header?(name: string): string | undefined;
 }
+
+/** A header of a consumed message, by `header` where the client gives it. */
+export const headerOf = (m: Pick<InMessageLike, 'headers' | 'header'>, name: string): string | undefined => (m.header ? m.header(name) : m.headers[name]);
 
 export interface OutRecord {
   topic: string;

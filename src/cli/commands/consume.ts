@@ -9,7 +9,8 @@ import { projectPath } from '../../config/paths.js';
 import { classify, RapflowError } from '../../errors.js';
 import { decodeBatch, writeBatch, type BatchOutcome, type Decoded, type DecodedBatch, type InMessage, type RecordSink } from '../../pipeline/consume.js';
 import { RetryInterrupted, type RetryPolicy } from '../../retry.js';
-import { DLQ_HEADER, writeTimeOf } from '../../transport/topics.js';
+import { DLQ_HEADER, HEADER, writeTimeFrom } from '../../transport/topics.js';
+import { headerOf } from '../../transport/types.js';
 import type { KafkaTransport } from '../../transport/index.js';
 import { waitForStargateSchema } from '../../store/stargate/schema.js';
 import type { Logger } from '../../observability/logger.js';
@@ -111,7 +112,7 @@ export async function openConsumePath(ctx: CliContext, log: Logger, role = 'cons
   const decodeSync = (m: InMessage): Decoded | undefined => {
     const name = nameOf(m);
     try {
-      const writeTime = writeTimeOf(m.headers); // a header that is not a time: poison, before the registry
+      const writeTime = writeTimeFrom(headerOf(m, HEADER.sourceLastModified)); // a header that is not a time: poison, before the registry
       const record = registry.decodeIfReady(m.value!, set.types.get(name));
       return record === undefined ? undefined : decoded(name, record, writeTime);
     } catch (err) {
@@ -121,7 +122,7 @@ export async function openConsumePath(ctx: CliContext, log: Logger, role = 'cons
   const decode = async (m: InMessage): Promise<Decoded> => {
     const name = nameOf(m);
     try {
-      const writeTime = writeTimeOf(m.headers);
+      const writeTime = writeTimeFrom(headerOf(m, HEADER.sourceLastModified));
       return decoded(name, await registry.decode(m.value!, set.types.get(name)), writeTime);
     } catch (err) {
       throw undecodable(err);

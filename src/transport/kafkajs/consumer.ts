@@ -28,6 +28,10 @@ function inMessage(topic: string, partition: number, m: KafkaMessage): InMessage
     get headers() {
       return (headers ??= Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v)])));
     },
+    header: (name) => {
+      const v = m.headers?.[name];
+      return v === undefined ? undefined : String(v);
+    },
   };
 }
 

@@ -28,6 +28,7 @@ function inMessage(m: Msg): InMessageLike {
     get headers() {
       return (headers ??= Object.fromEntries(m.headers));
     },
+    header: (name) => m.headers.get(name),
   };
 }
 
