@@ -5,7 +5,8 @@
 import { join } from 'node:path';
 import { generateCorpus } from '../src/model/generate.js';
 import { CONSUMER_NODE_OPTIONS } from '../src/transport/flow.js';
-import { settle, stackUp, table } from './lib.js';
+import { cpus } from 'node:os';
+import { settle, stackUp, table, writeSection } from './lib.js';
 import { runRapflow } from './procs.js';
 import { batches, cleanupAll, names, prepare, tmp } from './runs.js';
 
@@ -55,8 +56,19 @@ async function main(): Promise<void> {
     rows.push(row);
     console.error(`[bench] ${row.join(' | ')}`);
   }
-  console.log(`\nA consumer alone on ${expected?.toLocaleString('en-US')} records already in Kafka (${SONGS.toLocaleString('en-US')} songs), each variant a group of its own into a fresh keyspace:\n`);
+  const intro = `A consumer alone on ${expected?.toLocaleString('en-US')} records already in Kafka (${SONGS.toLocaleString('en-US')} songs, generated, seed 7), each variant a group of its own into a fresh keyspace, one after another on ${cpus().length} cores shared with the services:`;
+  console.log(`\n${intro}\n`);
   console.log(table(rows));
+  writeSection('docs/performance.md', 'bench/consume', [
+    '## The consumer alone: heap, fetch and batches in hand',
+    '',
+    `Written by \`npm run bench:consume\` on ${new Date().toISOString().slice(0, 10)}. ${intro} A variant with RAPFLOW_BENCH_DIST ran the consumer of that earlier build (before it overlapped its stages).`,
+    '',
+    '```text',
+    table(rows),
+    '```',
+  ]);
+  console.log('\nwrote the bench/consume section of docs/performance.md');
 }
 
 try {

@@ -404,7 +404,7 @@ async function main(): Promise<void> {
 
   // bench/stargate writes its own section of the page: keep it.
   // The sections other benches wrote into the page stay.
-  const kept = ['bench/stargate', 'bench/cluster'].map((name) => sectionOf('docs/performance.md', name)).filter((x) => x !== undefined);
+  const kept = ['bench/consume', 'bench/stargate', 'bench/cluster'].map((name) => sectionOf('docs/performance.md', name)).filter((x) => x !== undefined);
   writeFileSync('docs/performance.md', `${report.join('\n')}\n${kept.map((k) => `\n${k}\n`).join('')}`);
   const missed = targets.filter(([t, , ok]) => !ok && !t.startsWith('(why)'));
   console.log(`\nwrote docs/performance.md; targets: ${targets.length - 1 - missed.length} of ${targets.length - 1} met${missed.length ? `; NOT met: ${missed.map(([t, m]) => `${t} (${m})`).join('; ')}` : ''}`);
